@@ -1,0 +1,81 @@
+using System.Text;
+
+namespace H2Middleware.Hpack;
+
+/// <summary>
+/// Turns decoded header bytes into strings without allocating for what repeats. Names from the static table (and a
+/// few other common ones) map to constant strings; other names and every value are remembered per connection, so a
+/// value equal to the last one seen for that name (user-agent, accept, :authority on every request) is reused.
+/// Owned by one connection's serve loop; not thread-safe.
+/// </summary>
+internal sealed class HeaderStringCache
+{
+    private const int MaxRememberedNames = 64;
+    private const int MaxRememberedValueLength = 4096;
+
+    private static readonly string[] CommonNames =
+    [
+        "te", "grpc-timeout", "grpc-encoding", "grpc-accept-encoding", "grpc-message-type", "x-forwarded-for", "x-forwarded-proto",
+        "x-forwarded-host", "x-request-id", "traceparent", "tracestate", "baggage", "priority", "origin", "upgrade-insecure-requests",
+        "sec-fetch-dest", "sec-fetch-mode", "sec-fetch-site", "sec-fetch-user", "sec-ch-ua", "sec-ch-ua-mobile", "sec-ch-ua-platform",
+        "dnt", "pragma", "x-requested-with", "access-control-request-method", "access-control-request-headers",
+    ];
+
+    private readonly List<string> _names = [];
+    private readonly Dictionary<string, string> _lastValues = new(StringComparer.Ordinal);
+
+    /// <summary>The name as a string: the static table's when <paramref name="staticNameIndex"/> is set, else a cached one.</summary>
+    public string GetName(int staticNameIndex, ReadOnlySpan<byte> name)
+    {
+        if (staticNameIndex != 0)
+        {
+            return HpackStaticTable.Name(staticNameIndex);
+        }
+
+        foreach (string common in CommonNames)
+        {
+            if (Ascii.Equals(name, common))
+            {
+                return common;
+            }
+        }
+
+        foreach (string seen in _names)
+        {
+            if (Ascii.Equals(name, seen))
+            {
+                return seen;
+            }
+        }
+
+        string created = Encoding.Latin1.GetString(name);
+        if (_names.Count < MaxRememberedNames)
+        {
+            _names.Add(created);
+        }
+
+        return created;
+    }
+
+    /// <summary>The value as a string, reusing the last string seen for this name when the bytes are the same.</summary>
+    public string GetValue(string name, ReadOnlySpan<byte> value)
+    {
+        if (value.IsEmpty)
+        {
+            return string.Empty;
+        }
+
+        if (_lastValues.TryGetValue(name, out string? last) && Ascii.Equals(value, last))
+        {
+            return last;
+        }
+
+        string created = Encoding.Latin1.GetString(value);
+        if (value.Length <= MaxRememberedValueLength && (_lastValues.Count < MaxRememberedNames || last is not null))
+        {
+            _lastValues[name] = created;
+        }
+
+        return created;
+    }
+}
