@@ -1,0 +1,68 @@
+using H2Middleware.Scheduling;
+
+namespace H2Middleware;
+
+/// <summary>
+/// Settings of the HTTP/2 serve loop for one endpoint. Defaults follow Kestrel's HTTP/2 limits where it has one.
+/// </summary>
+public sealed class Http2ServeLoopOptions
+{
+    /// <summary>SETTINGS_MAX_CONCURRENT_STREAMS we advertise; streams beyond it are refused with REFUSED_STREAM.</summary>
+    public int MaxStreamsPerConnection { get; set; } = 100;
+
+    /// <summary>SETTINGS_MAX_FRAME_SIZE we advertise (16,384 to 16,777,215).</summary>
+    public int MaxFrameSize { get; set; } = 16_384;
+
+    /// <summary>SETTINGS_HEADER_TABLE_SIZE we advertise: the HPACK dynamic table the client may use when encoding to us.</summary>
+    public int HeaderTableSize { get; set; } = 4_096;
+
+    /// <summary>SETTINGS_MAX_HEADER_LIST_SIZE we advertise; a larger request header list is answered with 431.</summary>
+    public int MaxRequestHeaderFieldSize { get; set; } = 32_768;
+
+    /// <summary>SETTINGS_INITIAL_WINDOW_SIZE we advertise: how much request body a stream may have in flight.</summary>
+    public int InitialStreamWindowSize { get; set; } = 768 * 1024;
+
+    /// <summary>The connection-level receive window; raised with a WINDOW_UPDATE right after our SETTINGS.</summary>
+    public int InitialConnectionWindowSize { get; set; } = 1024 * 1024;
+
+    /// <summary>How many response body bytes a handler may have buffered per stream before its writes wait for the peer.</summary>
+    public int MaxResponseBufferSizePerStream { get; set; } = 64 * 1024;
+
+    /// <summary>The largest request body accepted when the application does not set its own limit; null means unlimited.</summary>
+    public long? MaxRequestBodySize { get; set; } = 30_000_000;
+
+    /// <summary>How long the client has to send its connection preface and first SETTINGS.</summary>
+    public TimeSpan PrefaceTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long the client has to acknowledge our SETTINGS before the connection fails with SETTINGS_TIMEOUT.</summary>
+    public TimeSpan SettingsAckTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>A connection with no open stream for this long is closed with GOAWAY(NO_ERROR).</summary>
+    public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(130);
+
+    /// <summary>On graceful shutdown, how long in-flight streams may take to finish before the connection is closed.</summary>
+    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Whether handlers may use synchronous reads and writes on the request and response bodies.</summary>
+    public bool AllowSynchronousIO { get; set; }
+
+    /// <summary>Makes the write scheduler of each new connection; round-robin by default.</summary>
+    public Func<IWriteScheduler> WriteSchedulerFactory { get; set; } = static () => new RoundRobinWriteScheduler();
+
+    /// <summary>The clock for the serve loop's timers; tests substitute a fake one.</summary>
+    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+
+    internal void Validate()
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxStreamsPerConnection, 1, nameof(MaxStreamsPerConnection));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxFrameSize, 16_384, nameof(MaxFrameSize));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(MaxFrameSize, 16_777_215, nameof(MaxFrameSize));
+        ArgumentOutOfRangeException.ThrowIfNegative(HeaderTableSize, nameof(HeaderTableSize));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxRequestHeaderFieldSize, 1_024, nameof(MaxRequestHeaderFieldSize));
+        ArgumentOutOfRangeException.ThrowIfLessThan(InitialStreamWindowSize, 65_535, nameof(InitialStreamWindowSize));
+        ArgumentOutOfRangeException.ThrowIfLessThan(InitialConnectionWindowSize, 65_535, nameof(InitialConnectionWindowSize));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxResponseBufferSizePerStream, 1_024, nameof(MaxResponseBufferSizePerStream));
+        ArgumentNullException.ThrowIfNull(WriteSchedulerFactory, nameof(WriteSchedulerFactory));
+        ArgumentNullException.ThrowIfNull(TimeProvider, nameof(TimeProvider));
+    }
+}

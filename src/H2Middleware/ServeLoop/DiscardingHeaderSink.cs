@@ -1,0 +1,13 @@
+using H2Middleware.Hpack;
+
+namespace H2Middleware.ServeLoop;
+
+/// <summary>Takes the fields of a header block that must be decoded (HPACK state is shared) but is not served.</summary>
+internal sealed class DiscardingHeaderSink : IHpackHeaderSink
+{
+    public static readonly DiscardingHeaderSink Instance = new();
+
+    public void OnHeader(int staticNameIndex, ReadOnlySpan<byte> name, ReadOnlySpan<byte> value)
+    {
+    }
+}

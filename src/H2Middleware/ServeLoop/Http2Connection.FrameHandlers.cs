@@ -1,0 +1,482 @@
+using System.Buffers;
+using H2Middleware.Frames;
+using H2Middleware.Hpack;
+using H2Middleware.Scheduling;
+using H2Middleware.Streams;
+
+namespace H2Middleware.ServeLoop;
+
+/// <summary>processFrame: what each received frame does to the connection (RFC 9113 §5, §6).</summary>
+internal sealed partial class Http2Connection
+{
+    // Limits on frames that cost us work but carry nothing (CVE-2019-9518 and friends).
+    private const int MaxEmptyFramesPerRead = 100;
+    private const int MaxContinuationFrames = 64;
+
+    private bool _sawFirstSettings;
+    private int _highestStreamId;
+    private int _emptyFrameCount;
+    private PendingHeaderBlock _headerBlock;
+    private readonly Dictionary<int, Http2Priority> _earlyPriorities = [];
+
+    /// <summary>A header block whose CONTINUATION frames are still arriving.</summary>
+    private struct PendingHeaderBlock
+    {
+        public int StreamId;
+        public HeaderBlockPurpose Purpose;
+        public Http2Stream? Stream;
+        public bool EndStream;
+        public int FrameCount;
+    }
+
+    private enum HeaderBlockPurpose : byte
+    {
+        Request,
+        Trailers,
+        Discard,
+        Refuse,
+    }
+
+    private void ProcessFrame(in Http2Frame frame)
+    {
+        if (!_sawFirstSettings)
+        {
+            if (frame.Type != Http2FrameType.Settings || frame.IsAck)
+            {
+                throw new Http2ConnectionException(Http2ErrorCode.ProtocolError, "the first frame from the client must be SETTINGS");
+            }
+
+            _sawFirstSettings = true;
+            CancelPrefaceTimer();
+        }
+
+        if (_headerBlock.StreamId != 0 && (frame.Type != Http2FrameType.Continuation || frame.StreamId != _headerBlock.StreamId))
+        {
+            throw new Http2ConnectionException(Http2ErrorCode.ProtocolError, "expected CONTINUATION of the open header block");
+        }
+
+        switch (frame.Type)
+        {
+            case Http2FrameType.Data:
+                OnData(frame);
+                break;
+            case Http2FrameType.Headers:
+                OnHeaders(frame);
+                break;
+            case Http2FrameType.Continuation:
+                OnContinuation(frame);
+                break;
+            case Http2FrameType.RstStream:
+                OnRstStream(frame);
+                break;
+            case Http2FrameType.Settings:
+                OnSettings(frame);
+                break;
+            case Http2FrameType.Ping:
+                OnPing(frame);
+                break;
+            case Http2FrameType.GoAway:
+                OnGoAway(frame);
+                break;
+            case Http2FrameType.WindowUpdate:
+                OnWindowUpdate(frame);
+                break;
+            case Http2FrameType.PriorityUpdate:
+                OnPriorityUpdate(frame);
+                break;
+            case Http2FrameType.PushPromise:
+                throw new Http2ConnectionException(Http2ErrorCode.ProtocolError, "a client cannot push (PUSH_PROMISE)");
+            case Http2FrameType.Priority:
+                // RFC 9113 §5.3.2: the RFC 7540 priority scheme is deprecated; we use RFC 9218 signals instead.
+                break;
+            default:
+                // RFC 9113 §4.1: unknown frame types are ignored.
+                break;
+        }
+    }
+
+    /// <summary>A frame the reader found broken in a way that only harms its stream.</summary>
+    private void OnFrameStreamError(in Http2Frame frame, in Http2FrameError error)
+    {
+        if (_headerBlock.StreamId != 0)
+        {
+            throw new Http2ConnectionException(Http2ErrorCode.ProtocolError, "expected CONTINUATION of the open header block");
+        }
+
+        if (_streams.TryGetValue(error.StreamId, out Http2Stream? stream) && !stream.IsClosed)
+        {
+            ResetStream(stream, error.Code, error.Reason);
+        }
+        else
+        {
+            QueueRstStream(error.StreamId, error.Code, error.Reason);
+        }
+    }
+
+    private void OnHeaders(in Http2Frame frame)
+    {
+        int streamId = frame.StreamId;
+        if ((streamId & 1) == 0)
+        {
+            throw new Http2ConnectionException(Http2ErrorCode.ProtocolError, "a client stream id must be odd");
+        }
+
+        _headerBlock = new PendingHeaderBlock { StreamId = streamId, EndStream = frame.EndStream, FrameCount = 1 };
+
+        if (_streams.TryGetValue(streamId, out Http2Stream? stream) && !stream.IsClosed)
+        {
+            // A second HEADERS on an open stream carries trailers (RFC 9113 §8.1).
+            _headerBlock.Stream = stream;
+            if (stream.RemoteClosed)
+            {
+                _headerBlock.Purpose = HeaderBlockPurpose.Discard;
+                DecodeHeaderBlock(frame.Payload, frame.EndHeaders);
+                ResetStream(stream, Http2ErrorCode.StreamClosed, "HEADERS on a half-closed (remote) stream");
+                return;
+            }
+
+            _headerBlock.Purpose = HeaderBlockPurpose.Trailers;
+            stream.BeginTrailers();
+            DecodeHeaderBlock(frame.Payload, frame.EndHeaders);
+            return;
+        }
+
+        if (streamId <= _highestStreamId)
+        {
+            // RFC 9113 §5.1: frames the peer sent before seeing our RST_STREAM are ignored; HEADERS after both
+            // END_STREAMs is STREAM_CLOSED; any other lower id was never opened, which §5.1.1 makes a PROTOCOL_ERROR.
+            _headerBlock.Purpose = HeaderBlockPurpose.Discard;
+            DecodeHeaderBlock(frame.Payload, frame.EndHeaders);
+            if (WasRecentlyReset(streamId))
+            {
+                return;
+            }
+
+            throw WasRecentlyClosed(streamId)
+                ? new Http2ConnectionException(Http2ErrorCode.StreamClosed, "HEADERS on a closed stream")
+                : new Http2ConnectionException(Http2ErrorCode.ProtocolError, "stream id lower than one already used");
+        }
+
+        _highestStreamId = streamId;
+        if (_goAwaySent)
+        {
+            // RFC 9113 §6.8: streams above the last-stream-id of our GOAWAY are ignored; the HPACK state still advances.
+            _headerBlock.Purpose = HeaderBlockPurpose.Discard;
+            DecodeHeaderBlock(frame.Payload, frame.EndHeaders);
+            return;
+        }
+
+        if (_openStreamCount >= Options.MaxStreamsPerConnection)
+        {
+            _headerBlock.Purpose = HeaderBlockPurpose.Refuse;
+            DecodeHeaderBlock(frame.Payload, frame.EndHeaders);
+            return;
+        }
+
+        stream = OpenStream(streamId);
+        if (frame.HasPriority && frame.StreamDependency == streamId)
+        {
+            _headerBlock.Purpose = HeaderBlockPurpose.Discard;
+            DecodeHeaderBlock(frame.Payload, frame.EndHeaders);
+            ResetStream(stream, Http2ErrorCode.ProtocolError, "a stream cannot depend on itself");
+            return;
+        }
+
+        _headerBlock.Purpose = HeaderBlockPurpose.Request;
+        _headerBlock.Stream = stream;
+        DecodeHeaderBlock(frame.Payload, frame.EndHeaders);
+    }
+
+    private void OnContinuation(in Http2Frame frame)
+    {
+        if (_headerBlock.StreamId == 0)
+        {
+            throw new Http2ConnectionException(Http2ErrorCode.ProtocolError, "CONTINUATION without an open header block");
+        }
+
+        // CVE-2024-27316 and friends: a header block that never ends, or ends after countless tiny frames, is an attack.
+        if (++_headerBlock.FrameCount > MaxContinuationFrames)
+        {
+            throw new Http2ConnectionException(Http2ErrorCode.EnhanceYourCalm, "too many CONTINUATION frames in one header block");
+        }
+
+        DecodeHeaderBlock(frame.Payload, frame.EndHeaders);
+    }
+
+    private void DecodeHeaderBlock(in ReadOnlySequence<byte> fragment, bool endHeaders)
+    {
+        IHpackHeaderSink sink = _headerBlock.Purpose is HeaderBlockPurpose.Request or HeaderBlockPurpose.Trailers
+            ? _headerBlock.Stream!
+            : DiscardingHeaderSink.Instance;
+        bool listTooLarge = false;
+        try
+        {
+            _hpackDecoder.Decode(fragment, endHeaders, sink);
+        }
+        catch (HpackDecodingException error) when (error.Error == HpackDecodingError.HeaderListTooLarge)
+        {
+            listTooLarge = true;
+        }
+        catch (HpackDecodingException error)
+        {
+            throw new Http2ConnectionException(Http2ErrorCode.CompressionError, "HPACK: " + error.Message);
+        }
+
+        if (!endHeaders)
+        {
+            return;
+        }
+
+        PendingHeaderBlock block = _headerBlock;
+        _headerBlock = default;
+        OnHeaderBlockComplete(block, listTooLarge);
+    }
+
+    private void OnHeaderBlockComplete(in PendingHeaderBlock block, bool listTooLarge)
+    {
+        Http2Stream? stream = block.Stream;
+        switch (block.Purpose)
+        {
+            case HeaderBlockPurpose.Refuse:
+                QueueRstStream(block.StreamId, Http2ErrorCode.RefusedStream, "too many concurrent streams");
+                return;
+            case HeaderBlockPurpose.Discard:
+                return;
+            case HeaderBlockPurpose.Trailers when listTooLarge:
+                ResetStream(stream!, Http2ErrorCode.ProtocolError, "request trailers too large");
+                return;
+            case HeaderBlockPurpose.Trailers:
+                string? trailerError = stream!.CompleteRequestTrailers();
+                if (trailerError is not null)
+                {
+                    ResetStream(stream, Http2ErrorCode.ProtocolError, trailerError);
+                    return;
+                }
+
+                if (!block.EndStream)
+                {
+                    ResetStream(stream, Http2ErrorCode.ProtocolError, "trailers without END_STREAM");
+                    return;
+                }
+
+                OnRequestBodyEnd(stream);
+                return;
+        }
+
+        if (listTooLarge)
+        {
+            RespondWithoutApplication(stream!, Microsoft.AspNetCore.Http.StatusCodes.Status431RequestHeaderFieldsTooLarge, block.EndStream);
+            return;
+        }
+
+        string? requestError = stream!.CompleteRequestHeaders();
+        if (requestError is not null)
+        {
+            ResetStream(stream, Http2ErrorCode.ProtocolError, requestError);
+            return;
+        }
+
+        if (_earlyPriorities.Remove(stream.StreamId, out Http2Priority early))
+        {
+            stream.ClientPriority = early;
+        }
+        else if (stream.TryGetRequestPriority(out Http2Priority requested))
+        {
+            stream.ClientPriority = requested;
+        }
+
+        stream.SetRequestHasBody(!block.EndStream);
+        if (block.EndStream)
+        {
+            if (stream.DeclaredContentLength is > 0)
+            {
+                ResetStream(stream, Http2ErrorCode.ProtocolError, "content-length without a body");
+                return;
+            }
+
+            OnRequestBodyEnd(stream);
+        }
+
+        StartApplication(stream);
+    }
+
+    private void OnData(in Http2Frame frame)
+    {
+        int streamId = frame.StreamId;
+        if (streamId > _highestStreamId)
+        {
+            throw new Http2ConnectionException(Http2ErrorCode.ProtocolError, "DATA on an idle stream");
+        }
+
+        int flowControlled = frame.FlowControlledLength;
+        if (flowControlled > _connectionReceiveWindow)
+        {
+            throw new Http2ConnectionException(Http2ErrorCode.FlowControlError, "DATA beyond the connection window");
+        }
+
+        _connectionReceiveWindow -= flowControlled;
+        CountEmptyFrame(flowControlled == 0 && !frame.EndStream);
+
+        if (!_streams.TryGetValue(streamId, out Http2Stream? stream) || stream.IsClosed || stream.RemoteClosed)
+        {
+            ReturnConnectionWindow(flowControlled);
+            if (stream is { WasReset: true } || (stream is null && WasRecentlyReset(streamId)))
+            {
+                return;
+            }
+
+            if (stream is not null)
+            {
+                ResetStream(stream, Http2ErrorCode.StreamClosed, "DATA after END_STREAM");
+            }
+            else
+            {
+                QueueRstStream(streamId, Http2ErrorCode.StreamClosed, "DATA on a closed stream");
+            }
+
+            return;
+        }
+
+        if (flowControlled > stream.ReceiveWindow)
+        {
+            ReturnConnectionWindow(flowControlled);
+            ResetStream(stream, Http2ErrorCode.FlowControlError, "DATA beyond the stream window");
+            return;
+        }
+
+        stream.ReceiveWindow -= flowControlled;
+        ReceiveRequestBody(stream, frame.Payload, flowControlled);
+        if (frame.EndStream && !stream.IsClosed)
+        {
+            OnRequestBodyEnd(stream);
+        }
+
+        SendWindowUpdatesIfDue(stream);
+    }
+
+    private void OnRstStream(in Http2Frame frame)
+    {
+        int streamId = frame.StreamId;
+        if (streamId > _highestStreamId)
+        {
+            throw new Http2ConnectionException(Http2ErrorCode.ProtocolError, "RST_STREAM on an idle stream");
+        }
+
+        if (_streams.TryGetValue(streamId, out Http2Stream? stream) && !stream.IsClosed)
+        {
+            Http2Log.StreamResetReceived(Logger, ConnectionId, streamId, frame.ErrorCode);
+            stream.WasReset = true;
+            OnStreamClosed(stream, frame.ErrorCode);
+        }
+    }
+
+    private void OnSettings(in Http2Frame frame)
+    {
+        if (frame.IsAck)
+        {
+            OnSettingsAcknowledged();
+            return;
+        }
+
+        foreach (Http2Setting setting in frame.Settings)
+        {
+            switch (setting.Parameter)
+            {
+                case Http2SettingsParameter.HeaderTableSize:
+                    _hpackEncoder.SetPeerHeaderTableSize(setting.Value);
+                    break;
+                case Http2SettingsParameter.InitialWindowSize:
+                    ChangeInitialSendWindow((int)setting.Value);
+                    break;
+                case Http2SettingsParameter.MaxFrameSize:
+                    _peerMaxFrameSize = (int)setting.Value;
+                    break;
+            }
+        }
+
+        QueueControlFrame(new ControlFrame(ControlFrameKind.SettingsAck));
+    }
+
+    private void OnPing(in Http2Frame frame)
+    {
+        if (!frame.IsAck)
+        {
+            QueueControlFrame(new ControlFrame(ControlFrameKind.PingAck, PingData: frame.PingData));
+        }
+    }
+
+    private void OnGoAway(in Http2Frame frame)
+    {
+        Http2Log.GoAwayReceived(Logger, ConnectionId, frame.LastStreamId, frame.ErrorCode);
+        StartGracefulShutdown();
+    }
+
+    private void OnWindowUpdate(in Http2Frame frame)
+    {
+        int increment = frame.WindowSizeIncrement;
+        if (frame.StreamId == 0)
+        {
+            if (_connectionSendWindow + increment > Http2Limits.MaxWindowSize)
+            {
+                throw new Http2ConnectionException(Http2ErrorCode.FlowControlError, "connection window above 2^31-1");
+            }
+
+            _connectionSendWindow += increment;
+            ResumeStreamsWaitingForWindow();
+            return;
+        }
+
+        if (frame.StreamId > _highestStreamId)
+        {
+            throw new Http2ConnectionException(Http2ErrorCode.ProtocolError, "WINDOW_UPDATE on an idle stream");
+        }
+
+        if (!_streams.TryGetValue(frame.StreamId, out Http2Stream? stream) || stream.IsClosed)
+        {
+            return;
+        }
+
+        if (stream.SendWindow + increment > Http2Limits.MaxWindowSize)
+        {
+            ResetStream(stream, Http2ErrorCode.FlowControlError, "stream window above 2^31-1");
+            return;
+        }
+
+        stream.SendWindow += increment;
+        EvaluateOutput(stream);
+    }
+
+    private void OnPriorityUpdate(in Http2Frame frame)
+    {
+        int streamId = frame.PrioritizedStreamId;
+        Span<byte> value = stackalloc byte[(int)Math.Min(frame.Payload.Length, 256)];
+        frame.Payload.Slice(0, value.Length).CopyTo(value);
+        if (_streams.TryGetValue(streamId, out Http2Stream? stream))
+        {
+            if (!stream.IsClosed)
+            {
+                stream.ClientPriority = Http2Priority.Parse(value, stream.ClientPriority);
+                _scheduler.OnPriorityChanged(stream);
+            }
+        }
+        else if (streamId > _highestStreamId && _earlyPriorities.Count < Options.MaxStreamsPerConnection)
+        {
+            // RFC 9218 §7.1: a PRIORITY_UPDATE may arrive before its stream opens.
+            _earlyPriorities[streamId] = Http2Priority.Parse(value, Http2Priority.Default);
+        }
+    }
+
+    private void CountEmptyFrame(bool empty)
+    {
+        if (!empty)
+        {
+            _emptyFrameCount = 0;
+            return;
+        }
+
+        if (++_emptyFrameCount > MaxEmptyFramesPerRead)
+        {
+            throw new Http2ConnectionException(Http2ErrorCode.EnhanceYourCalm, "too many empty DATA frames");
+        }
+    }
+}

@@ -1,0 +1,125 @@
+using H2Middleware.Frames;
+
+namespace H2Middleware.ServeLoop;
+
+/// <summary>Timers, the SETTINGS handshake, keep-alive and graceful shutdown.</summary>
+internal sealed partial class Http2Connection
+{
+    private ITimer? _prefaceTimer;
+    private ITimer? _settingsAckTimer;
+    private ITimer? _keepAliveTimer;
+    private ITimer? _shutdownTimer;
+    private int _unacknowledgedSettings;
+    private bool _shuttingDown;
+    private long _idleSince;
+
+    private void StartTimers()
+    {
+        _prefaceTimer = CreateTimer(ServeLoopTimer.Preface, Options.PrefaceTimeout);
+        _keepAliveTimer = CreateTimer(ServeLoopTimer.KeepAlive, Options.KeepAliveTimeout);
+        _idleSince = _time.GetTimestamp();
+    }
+
+    /// <summary>Called when the last open stream closes: the keep-alive clock starts from here.</summary>
+    private void NoteIdle() => _idleSince = _time.GetTimestamp();
+
+    private ITimer CreateTimer(ServeLoopTimer timer, TimeSpan dueTime) =>
+        _time.CreateTimer(
+            static state =>
+            {
+                var (connection, which) = ((Http2Connection, ServeLoopTimer))state!;
+                connection.Post(new ServeLoopMessage(ServeLoopMessageKind.TimerFired, Value: (long)which));
+            },
+            (this, timer),
+            dueTime,
+            Timeout.InfiniteTimeSpan);
+
+    private void ArmSettingsAckTimer() => _settingsAckTimer ??= CreateTimer(ServeLoopTimer.SettingsAck, Options.SettingsAckTimeout);
+
+    private void CancelPrefaceTimer()
+    {
+        _prefaceTimer?.Dispose();
+        _prefaceTimer = null;
+    }
+
+    private void OnSettingsAcknowledged()
+    {
+        if (_unacknowledgedSettings > 0 && --_unacknowledgedSettings == 0)
+        {
+            _settingsAckTimer?.Dispose();
+            _settingsAckTimer = null;
+        }
+    }
+
+    private void OnTimerFired(ServeLoopTimer timer)
+    {
+        switch (timer)
+        {
+            case ServeLoopTimer.Preface when _prefaceTimer is not null:
+                Http2Log.ConnectionTimedOut(Logger, ConnectionId, "no client preface and SETTINGS");
+                FailConnection(Http2ErrorCode.ProtocolError, "the client preface did not arrive in time");
+                break;
+            case ServeLoopTimer.SettingsAck when _settingsAckTimer is not null:
+                Http2Log.ConnectionTimedOut(Logger, ConnectionId, "SETTINGS not acknowledged");
+                FailConnection(Http2ErrorCode.SettingsTimeout, "the client did not acknowledge SETTINGS");
+                break;
+            case ServeLoopTimer.KeepAlive:
+                TimeSpan idleFor = _time.GetElapsedTime(_idleSince);
+                if (_openStreamCount == 0 && _runningApplications == 0 && idleFor >= Options.KeepAliveTimeout)
+                {
+                    Http2Log.ConnectionTimedOut(Logger, ConnectionId, "idle");
+                    StartGracefulShutdown();
+                }
+                else
+                {
+                    TimeSpan next = _openStreamCount == 0 && _runningApplications == 0 ? Options.KeepAliveTimeout - idleFor : Options.KeepAliveTimeout;
+                    _keepAliveTimer?.Change(next, Timeout.InfiniteTimeSpan);
+                }
+
+                break;
+            case ServeLoopTimer.Shutdown:
+                Http2Log.ConnectionTimedOut(Logger, ConnectionId, "streams did not finish within the shutdown timeout");
+                AbortAllStreams(Http2ErrorCode.Cancel);
+                _closing = true;
+                break;
+        }
+    }
+
+    /// <summary>
+    /// GOAWAY(NO_ERROR) with the last stream we will serve; streams in flight finish, new ones are ignored, and
+    /// the connection closes once they are done or the shutdown timeout passes.
+    /// </summary>
+    private void StartGracefulShutdown()
+    {
+        if (_shuttingDown || _closing)
+        {
+            return;
+        }
+
+        _shuttingDown = true;
+        if (!_goAwaySent)
+        {
+            SendGoAway(Http2ErrorCode.NoError);
+        }
+
+        _shutdownTimer = CreateTimer(ServeLoopTimer.Shutdown, Options.ShutdownTimeout);
+        CloseIfDrained();
+    }
+
+    /// <summary>During a graceful shutdown, closes once no stream is open and no handler runs.</summary>
+    private void CloseIfDrained()
+    {
+        if (_shuttingDown && _openStreamCount == 0 && _runningApplications == 0 && _headerBlock.StreamId == 0)
+        {
+            _closing = true;
+        }
+    }
+
+    private void DisposeTimers()
+    {
+        _prefaceTimer?.Dispose();
+        _settingsAckTimer?.Dispose();
+        _keepAliveTimer?.Dispose();
+        _shutdownTimer?.Dispose();
+    }
+}

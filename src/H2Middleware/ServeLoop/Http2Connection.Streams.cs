@@ -1,0 +1,293 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using H2Middleware.Frames;
+using H2Middleware.Streams;
+using Microsoft.AspNetCore.Http;
+
+namespace H2Middleware.ServeLoop;
+
+/// <summary>Stream lifecycle on the serve loop: open, receive body, start the handler, close, reset (RFC 9113 §5.1).</summary>
+internal sealed partial class Http2Connection
+{
+    private const int RecentlyClosedCapacity = 64;
+
+    private readonly Queue<Http2Stream> _streamsWaitingToRun = new();
+    // The last streams to close, negated when we reset them: frames the peer sent before seeing our RST_STREAM are ignored (RFC 9113 §5.1).
+    private readonly int[] _recentlyClosed = new int[RecentlyClosedCapacity];
+    private int _recentlyClosedNext;
+    private int _openStreamCount;
+    private int _runningApplications;
+
+    private Http2Stream OpenStream(int streamId)
+    {
+        var stream = new Http2Stream(this, streamId, _peerInitialWindowSize, Options.InitialStreamWindowSize);
+        _streams.Add(streamId, stream);
+        _openStreamCount++;
+        _streamsServed++;
+        return stream;
+    }
+
+    /// <summary>
+    /// Runs the handler on the thread pool. Handlers still running count against the stream limit even after
+    /// their stream closed, so a client that opens and resets streams in a loop (CVE-2023-44487) cannot make us run
+    /// more than a bounded number at once; the excess waits here, and a client that piles up more is cut off.
+    /// </summary>
+    private void StartApplication(Http2Stream stream)
+    {
+        if (_runningApplications < Options.MaxStreamsPerConnection)
+        {
+            RunApplication(stream);
+            return;
+        }
+
+        if (_streamsWaitingToRun.Count >= Options.MaxStreamsPerConnection * 4)
+        {
+            throw new Http2ConnectionException(Http2ErrorCode.EnhanceYourCalm, "too many streams waiting for a handler");
+        }
+
+        _streamsWaitingToRun.Enqueue(stream);
+    }
+
+    private void RunApplication(Http2Stream stream)
+    {
+        _runningApplications++;
+        stream.ApplicationStarted = true;
+        ThreadPool.UnsafeQueueUserWorkItem(stream, preferLocal: false);
+    }
+
+    private void RunWaitingApplications()
+    {
+        while (_runningApplications < Options.MaxStreamsPerConnection && _streamsWaitingToRun.TryDequeue(out Http2Stream? stream))
+        {
+            if (!stream.IsClosed)
+            {
+                RunApplication(stream);
+            }
+        }
+    }
+
+    private void ReceiveRequestBody(Http2Stream stream, in ReadOnlySequence<byte> data, int flowControlled)
+    {
+        int padding = flowControlled - (int)data.Length;
+        if (padding > 0)
+        {
+            // Padding is never read by the handler: its window comes back at once.
+            ReturnWindow(stream, padding);
+        }
+
+        if (data.IsEmpty)
+        {
+            return;
+        }
+
+        if (stream.DiscardingRequestBody)
+        {
+            ReturnWindow(stream, (int)data.Length);
+            return;
+        }
+
+        stream.RequestBodyReceived += data.Length;
+        if (stream.DeclaredContentLength is { } declared && stream.RequestBodyReceived > declared)
+        {
+            ResetStream(stream, Http2ErrorCode.ProtocolError, "more request body than content-length");
+            return;
+        }
+
+        if (stream.MaxRequestBodySize is { } limit && stream.RequestBodyReceived > limit)
+        {
+            stream.FailRequestBody(new BadHttpRequestException($"Request body too large. The max request body size is {limit} bytes.", StatusCodes.Status413PayloadTooLarge));
+            StopReceivingBody(stream);
+            ReturnWindow(stream, (int)data.Length);
+            return;
+        }
+
+        PipeWriter body = stream.RequestBodyWriter;
+        foreach (ReadOnlyMemory<byte> segment in data)
+        {
+            body.Write(segment.Span);
+        }
+
+        stream.RequestBodyBuffered += data.Length;
+        ValueTask<FlushResult> flush = body.FlushAsync();
+        if (flush.IsCompletedSuccessfully && flush.Result.IsCompleted)
+        {
+            // The handler completed its body reader: nobody will consume what is buffered.
+            StopReceivingBody(stream);
+        }
+    }
+
+    private void OnRequestBodyEnd(Http2Stream stream)
+    {
+        if (stream.DeclaredContentLength is { } declared && stream.RequestBodyReceived != declared && !stream.DiscardingRequestBody)
+        {
+            ResetStream(stream, Http2ErrorCode.ProtocolError, "request body shorter than content-length");
+            return;
+        }
+
+        stream.RemoteClosed = true;
+        stream.CompleteRequestBody();
+        if (stream.IsClosed)
+        {
+            OnStreamClosed(stream, Http2ErrorCode.NoError);
+        }
+    }
+
+    private void OnStreamBodyConsumed(Http2Stream stream, long consumed)
+    {
+        if (consumed == RequestBodyReader.BodyReaderCompleted)
+        {
+            StopReceivingBody(stream);
+            return;
+        }
+
+        if (stream.DiscardingRequestBody)
+        {
+            return;
+        }
+
+        stream.RequestBodyBuffered -= consumed;
+        ReturnWindow(stream, (int)consumed);
+        SendWindowUpdatesIfDue(stream);
+    }
+
+    /// <summary>From now on the stream's DATA is counted and dropped; what sits unread in its pipe is given back.</summary>
+    private void StopReceivingBody(Http2Stream stream)
+    {
+        if (stream.DiscardingRequestBody)
+        {
+            return;
+        }
+
+        stream.DiscardingRequestBody = true;
+        ReturnConnectionWindow((int)stream.RequestBodyBuffered);
+        stream.RequestBodyBuffered = 0;
+    }
+
+    private void OnStreamApplicationCompleted(Http2Stream stream)
+    {
+        _runningApplications--;
+        stream.ApplicationCompleted = true;
+        StopReceivingBody(stream);
+        if (stream.IsClosed)
+        {
+            ForgetStream(stream);
+        }
+        else if (stream.LocalClosed && !stream.RemoteClosed)
+        {
+            // RFC 9113 §8.1: the response is complete; ask the client to stop sending the request without error.
+            ResetStream(stream, Http2ErrorCode.NoError, "response complete before the request");
+        }
+
+        RunWaitingApplications();
+        CloseIfDrained();
+    }
+
+    private void OnStreamResetByApplication(Http2Stream stream, Http2ErrorCode errorCode)
+    {
+        if (!stream.IsClosed)
+        {
+            ResetStream(stream, errorCode, "reset by the application");
+        }
+    }
+
+    private void OnStreamPriorityChanged(Http2Stream stream)
+    {
+        if (!stream.IsClosed)
+        {
+            _scheduler.OnPriorityChanged(stream);
+        }
+    }
+
+    /// <summary>Answers a request the handler never sees (431 for an oversized header list).</summary>
+    private void RespondWithoutApplication(Http2Stream stream, int statusCode, bool requestEnded)
+    {
+        stream.SetRequestHasBody(!requestEnded);
+        stream.RemoteClosed |= requestEnded;
+        stream.ApplicationCompleted = true;
+        StopReceivingBody(stream);
+        stream.RespondWithStatus(statusCode);
+        EvaluateOutput(stream);
+    }
+
+    /// <summary>Sends RST_STREAM and ends the stream on our side (RFC 9113 §5.4.2).</summary>
+    private void ResetStream(Http2Stream stream, Http2ErrorCode errorCode, string reason)
+    {
+        if (stream.IsClosed)
+        {
+            return;
+        }
+
+        stream.WasReset = true;
+        QueueRstStream(stream.StreamId, errorCode, reason);
+        OnStreamClosed(stream, errorCode);
+    }
+
+    private void QueueRstStream(int streamId, Http2ErrorCode errorCode, string reason)
+    {
+        Http2Log.StreamResetSent(Logger, ConnectionId, streamId, errorCode, reason);
+        RememberClosed(-streamId);
+        QueueControlFrame(new ControlFrame(ControlFrameKind.RstStream, streamId, (long)errorCode));
+    }
+
+    private void RememberClosed(int signedStreamId)
+    {
+        _recentlyClosed[_recentlyClosedNext] = signedStreamId;
+        _recentlyClosedNext = (_recentlyClosedNext + 1) % RecentlyClosedCapacity;
+    }
+
+    private bool WasRecentlyReset(int streamId) => Array.IndexOf(_recentlyClosed, -streamId) >= 0;
+
+    private bool WasRecentlyClosed(int streamId) => Array.IndexOf(_recentlyClosed, streamId) >= 0;
+
+    /// <summary>The stream reached "closed": it no longer counts against the limit and its handler is told if it ended abnormally.</summary>
+    private void OnStreamClosed(Http2Stream stream, Http2ErrorCode errorCode)
+    {
+        if (stream.CountedAsClosed)
+        {
+            return;
+        }
+
+        stream.CountedAsClosed = true;
+        if (!stream.WasReset)
+        {
+            RememberClosed(stream.StreamId);
+        }
+
+        stream.LocalClosed = true;
+        stream.RemoteClosed = true;
+        if (--_openStreamCount == 0)
+        {
+            NoteIdle();
+        }
+
+        UnscheduleStream(stream);
+        if (stream.WasReset)
+        {
+            stream.Abort(errorCode);
+            StopReceivingBody(stream);
+        }
+
+        if (stream.ApplicationCompleted || !stream.ApplicationStarted)
+        {
+            ForgetStream(stream);
+        }
+
+        CloseIfDrained();
+    }
+
+    private void ForgetStream(Http2Stream stream) => _streams.Remove(stream.StreamId);
+
+    private void AbortAllStreams(Http2ErrorCode errorCode)
+    {
+        foreach (Http2Stream stream in _streams.Values)
+        {
+            if (!stream.IsClosed)
+            {
+                stream.WasReset = true;
+                OnStreamClosed(stream, errorCode);
+            }
+        }
+
+        _streamsWaitingToRun.Clear();
+    }
+}

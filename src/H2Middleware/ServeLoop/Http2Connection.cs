@@ -1,0 +1,231 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using System.Threading.Channels;
+using H2Middleware.Frames;
+using H2Middleware.Hosting;
+using H2Middleware.Hpack;
+using H2Middleware.Scheduling;
+using H2Middleware.Streams;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Logging;
+
+namespace H2Middleware.ServeLoop;
+
+/// <summary>
+/// The serve loop of one HTTP/2 connection: an actor that alone owns the connection's state (streams, windows,
+/// settings, HPACK contexts, the write scheduler). Everything else — the transport's read and flush completions,
+/// handlers, timers, the host — talks to it by posting a <see cref="ServeLoopMessage"/>.
+/// </summary>
+internal sealed partial class Http2Connection
+{
+    private readonly ConnectionContext _context;
+    private readonly PipeReader _input;
+    private readonly PipeWriter _output;
+    private readonly Channel<ServeLoopMessage> _messages;
+    private readonly HpackDecoder _hpackDecoder;
+    private readonly HpackEncoder _hpackEncoder;
+    private readonly IWriteScheduler _scheduler;
+    private readonly Dictionary<int, Http2Stream> _streams = [];
+    private readonly TimeProvider _time;
+    private int _streamsServed;
+    private bool _stopped;
+
+    public Http2Connection(ConnectionContext context, Http2ServeLoopOptions options, StreamApplication application, ILogger logger)
+    {
+        _context = context;
+        _input = context.Transport.Input;
+        _output = context.Transport.Output;
+        Options = options;
+        Application = application;
+        Logger = logger;
+        _time = options.TimeProvider;
+        _messages = Channel.CreateUnbounded<ServeLoopMessage>(new UnboundedChannelOptions { SingleReader = true, AllowSynchronousContinuations = false });
+        // Strings up to 64 KiB decode (and make a 431 when over the list limit); only longer ones are a COMPRESSION_ERROR.
+        _hpackDecoder = new HpackDecoder(options.HeaderTableSize, options.MaxRequestHeaderFieldSize, Math.Max(options.MaxRequestHeaderFieldSize, 64 * 1024));
+        _hpackEncoder = new HpackEncoder();
+        _scheduler = options.WriteSchedulerFactory();
+        HeaderStrings = new HeaderStringCache();
+        MemoryPool = context.Features.Get<IMemoryPoolFeature>()?.MemoryPool ?? MemoryPool<byte>.Shared;
+        _connectionReceiveWindow = options.InitialConnectionWindowSize;
+        _onReadCompleted = () => Post(new ServeLoopMessage(ServeLoopMessageKind.ReadCompleted));
+        _onFlushCompleted = () => Post(new ServeLoopMessage(ServeLoopMessageKind.FlushCompleted));
+    }
+
+    public Http2ServeLoopOptions Options { get; }
+
+    public StreamApplication Application { get; }
+
+    public ILogger Logger { get; }
+
+    public string ConnectionId => _context.ConnectionId;
+
+    public IFeatureCollection ConnectionFeatures => _context.Features;
+
+    public EndPoint? LocalEndPoint => _context.LocalEndPoint;
+
+    public EndPoint? RemoteEndPoint => _context.RemoteEndPoint;
+
+    public MemoryPool<byte> MemoryPool { get; }
+
+    /// <summary>Turns request header bytes into strings, reusing the strings of well-known names and repeated values.</summary>
+    public HeaderStringCache HeaderStrings { get; }
+
+    /// <summary>Hands a message to the serve loop. Safe from any thread; ignored once the loop has stopped.</summary>
+    public void Post(in ServeLoopMessage message) => _messages.Writer.TryWrite(message);
+
+    /// <summary>Serves the connection until it closes. The client preface has not been read yet.</summary>
+    public async Task RunAsync()
+    {
+        Http2Log.ConnectionStarted(Logger, ConnectionId);
+        using var shutdownRegistration = RegisterHostShutdown();
+        using var abortRegistration = _context.ConnectionClosed.Register(
+            static state => ((Http2Connection)state!).Post(new ServeLoopMessage(ServeLoopMessageKind.ConnectionAborted)), this);
+        StartTimers();
+        QueueInitialSettings();
+        StartRead();
+
+        ChannelReader<ServeLoopMessage> messages = _messages.Reader;
+        try
+        {
+            while (!_stopped)
+            {
+                while (!_stopped && messages.TryRead(out ServeLoopMessage message))
+                {
+                    Process(message);
+                }
+
+                if (_stopped)
+                {
+                    break;
+                }
+
+                WriteFrames();
+                if (_stopped || messages.TryPeek(out _))
+                {
+                    continue;
+                }
+
+                await messages.WaitToReadAsync();
+            }
+        }
+        finally
+        {
+            await ShutDownAsync();
+            Http2Log.ConnectionStopped(Logger, ConnectionId, _streamsServed);
+        }
+    }
+
+    private void Process(in ServeLoopMessage message)
+    {
+        switch (message.Kind)
+        {
+            case ServeLoopMessageKind.ReadCompleted:
+                OnReadCompleted();
+                break;
+            case ServeLoopMessageKind.FlushCompleted:
+                OnFlushCompleted();
+                break;
+            case ServeLoopMessageKind.StreamOutputReady:
+                OnStreamOutputReady(message.Stream!);
+                break;
+            case ServeLoopMessageKind.StreamBodyConsumed:
+                OnStreamBodyConsumed(message.Stream!, message.Value);
+                break;
+            case ServeLoopMessageKind.StreamApplicationCompleted:
+                OnStreamApplicationCompleted(message.Stream!);
+                break;
+            case ServeLoopMessageKind.StreamResetByApplication:
+                OnStreamResetByApplication(message.Stream!, message.ErrorCode);
+                break;
+            case ServeLoopMessageKind.StreamPriorityChanged:
+                OnStreamPriorityChanged(message.Stream!);
+                break;
+            case ServeLoopMessageKind.TimerFired:
+                OnTimerFired((ServeLoopTimer)message.Value);
+                break;
+            case ServeLoopMessageKind.ShutdownRequested:
+                StartGracefulShutdown();
+                break;
+            case ServeLoopMessageKind.ConnectionAborted:
+                Abort("the transport closed");
+                break;
+        }
+    }
+
+    private IDisposable? RegisterHostShutdown()
+    {
+        var lifetime = _context.Features.Get<IConnectionLifetimeNotificationFeature>();
+        return lifetime?.ConnectionClosedRequested.Register(
+            static state => ((Http2Connection)state!).Post(new ServeLoopMessage(ServeLoopMessageKind.ShutdownRequested)), this);
+    }
+
+    /// <summary>Fails the connection with GOAWAY (RFC 9113 §5.4.1) and closes it once the GOAWAY is flushed.</summary>
+    private void FailConnection(Http2ErrorCode errorCode, string reason)
+    {
+        if (_closing)
+        {
+            return;
+        }
+
+        Http2Log.ConnectionError(Logger, ConnectionId, errorCode, reason);
+        _stopReading = true;
+        SendGoAway(errorCode);
+        AbortAllStreams(errorCode);
+        _closing = true;
+    }
+
+    /// <summary>Stops at once: the transport is gone or the connection must not linger.</summary>
+    private void Abort(string reason)
+    {
+        Http2Log.TransportFailed(Logger, ConnectionId, reason, null);
+        AbortAllStreams(Http2ErrorCode.Cancel);
+        _stopped = true;
+    }
+
+    /// <summary>
+    /// After the loop: aborts what is left, then keeps receiving messages until every handler has returned,
+    /// so that no request outlives its connection.
+    /// </summary>
+    private async Task ShutDownAsync()
+    {
+        DisposeTimers();
+        AbortAllStreams(Http2ErrorCode.Cancel);
+        ChannelReader<ServeLoopMessage> messages = _messages.Reader;
+        while (_runningApplications > 0)
+        {
+            while (messages.TryRead(out ServeLoopMessage message))
+            {
+                if (message.Kind == ServeLoopMessageKind.StreamApplicationCompleted)
+                {
+                    _runningApplications--;
+                }
+            }
+
+            if (_runningApplications > 0)
+            {
+                await messages.WaitToReadAsync();
+            }
+        }
+
+        _messages.Writer.TryComplete();
+        if (_flushInFlight)
+        {
+            try
+            {
+                await _pendingFlush;
+            }
+            catch (Exception)
+            {
+                // The transport failed while closing; there is nobody left to tell.
+            }
+        }
+
+        if (_readInFlight)
+        {
+            _input.CancelPendingRead();
+        }
+    }
+}

@@ -1,0 +1,86 @@
+using System.Buffers;
+
+namespace H2Middleware.Streams;
+
+/// <summary>Field name and value rules of RFC 9113 §8.2.1 and §8.2.2 and RFC 9110 §5.6.2.</summary>
+internal static class HeaderFieldRules
+{
+    private static readonly SearchValues<byte> TokenChars =
+        SearchValues.Create("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"u8);
+
+    private static readonly SearchValues<byte> LowercaseTokenChars =
+        SearchValues.Create("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz"u8);
+
+    private static readonly SearchValues<byte> ForbiddenValueChars = SearchValues.Create([0x00, 0x0A, 0x0D]);
+
+    public static bool IsToken(ReadOnlySpan<byte> value) => !value.IsEmpty && !value.ContainsAnyExcept(TokenChars);
+
+    /// <summary>A request field name must be a token with no uppercase letters (§8.2.1 makes uppercase malformed).</summary>
+    public static bool IsValidLowercaseName(ReadOnlySpan<byte> name) => !name.IsEmpty && !name.ContainsAnyExcept(LowercaseTokenChars);
+
+    /// <summary>No NUL, CR or LF anywhere, and no whitespace at either end (§8.2.1).</summary>
+    public static bool IsValidValue(ReadOnlySpan<byte> value)
+    {
+        if (value.IsEmpty)
+        {
+            return true;
+        }
+
+        if (IsWhitespace(value[0]) || IsWhitespace(value[^1]))
+        {
+            return false;
+        }
+
+        return !value.ContainsAny(ForbiddenValueChars);
+    }
+
+    /// <summary>Same value rule for a response value the application set (chars, since headers are strings there).</summary>
+    public static bool IsValidValue(ReadOnlySpan<char> value)
+    {
+        foreach (char c in value)
+        {
+            if (c is '\0' or '\r' or '\n' || c > 0xFF)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>The connection-specific fields §8.2.2 forbids in HTTP/2.</summary>
+    public static bool IsConnectionSpecific(ReadOnlySpan<byte> name) =>
+        name.SequenceEqual("connection"u8)
+        || name.SequenceEqual("proxy-connection"u8)
+        || name.SequenceEqual("keep-alive"u8)
+        || name.SequenceEqual("transfer-encoding"u8)
+        || name.SequenceEqual("upgrade"u8);
+
+    /// <summary>The same test for a response header name set by the application, in any case.</summary>
+    public static bool IsConnectionSpecific(string name) =>
+        name.Equals("connection", StringComparison.OrdinalIgnoreCase)
+        || name.Equals("proxy-connection", StringComparison.OrdinalIgnoreCase)
+        || name.Equals("keep-alive", StringComparison.OrdinalIgnoreCase)
+        || name.Equals("transfer-encoding", StringComparison.OrdinalIgnoreCase)
+        || name.Equals("upgrade", StringComparison.OrdinalIgnoreCase);
+
+    public static bool IsValidResponseName(string name)
+    {
+        if (name.Length == 0)
+        {
+            return false;
+        }
+
+        foreach (char c in name)
+        {
+            if (c > 0x7F || !TokenChars.Contains((byte)c))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static bool IsWhitespace(byte b) => b is (byte)' ' or (byte)'\t';
+}

@@ -1,0 +1,186 @@
+using System.IO.Pipelines;
+using System.Net;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace H2Middleware.Streams;
+
+/// <summary>The request side of the stream as ASP.NET Core sees it.</summary>
+internal sealed partial class Http2Stream :
+    IHttpRequestFeature,
+    IRequestBodyPipeFeature,
+    IHttpRequestBodyDetectionFeature,
+    IHttpRequestTrailersFeature,
+    IHttpMaxRequestBodySizeFeature,
+    IHttpRequestIdentifierFeature,
+    IHttpConnectionFeature
+{
+    private readonly Pipe _requestPipe;
+    private readonly RequestBodyReader _requestBodyReader;
+    private readonly RequestBodyStream _requestBodyStream;
+    private Stream? _replacedRequestBody;
+    private PipeReader? _replacedRequestBodyReader;
+    private long? _maxRequestBodySize;
+    private string? _traceIdentifier;
+    private volatile bool _requestBodyComplete;
+
+    string IHttpRequestFeature.Protocol { get; set; } = HttpProtocol.Http2;
+
+    string IHttpRequestFeature.Scheme
+    {
+        get => Scheme;
+        set => Scheme = value;
+    }
+
+    string IHttpRequestFeature.Method
+    {
+        get => Method;
+        set => Method = value;
+    }
+
+    string IHttpRequestFeature.PathBase { get; set; } = string.Empty;
+
+    string IHttpRequestFeature.Path { get; set; } = string.Empty;
+
+    string IHttpRequestFeature.QueryString { get; set; } = string.Empty;
+
+    string IHttpRequestFeature.RawTarget
+    {
+        get => RawTarget;
+        set => RawTarget = value;
+    }
+
+    IHeaderDictionary IHttpRequestFeature.Headers
+    {
+        get => _requestHeaders;
+        set => throw new NotSupportedException("The request headers of an HTTP/2 stream cannot be replaced.");
+    }
+
+    Stream IHttpRequestFeature.Body
+    {
+        get => _replacedRequestBody ?? _requestBodyStream;
+        set
+        {
+            _replacedRequestBody = ReferenceEquals(value, _requestBodyStream) ? null : value;
+            _replacedRequestBodyReader = null;
+        }
+    }
+
+    PipeReader IRequestBodyPipeFeature.Reader =>
+        _replacedRequestBody is null
+            ? _requestBodyReader
+            : _replacedRequestBodyReader ??= PipeReader.Create(_replacedRequestBody, new StreamPipeReaderOptions(leaveOpen: true));
+
+    /// <summary>False when the HEADERS frame carried END_STREAM: this request has no body.</summary>
+    public bool CanHaveBody { get; private set; }
+
+    bool IHttpRequestTrailersFeature.Available => _requestBodyComplete;
+
+    IHeaderDictionary IHttpRequestTrailersFeature.Trailers =>
+        _requestBodyComplete
+            ? _requestTrailers ?? (IHeaderDictionary)EmptyTrailers
+            : throw new InvalidOperationException("The request trailers are not available until the request body has been read to its end.");
+
+    private static readonly HeaderDictionary EmptyTrailers = new() { IsReadOnly = true };
+
+    bool IHttpMaxRequestBodySizeFeature.IsReadOnly => _requestBodyReader.HasStartedReading;
+
+    long? IHttpMaxRequestBodySizeFeature.MaxRequestBodySize
+    {
+        get => _maxRequestBodySize;
+        set
+        {
+            if (_requestBodyReader.HasStartedReading)
+            {
+                throw new InvalidOperationException("The maximum request body size cannot be changed after the body has started to be read.");
+            }
+
+            if (value < 0)
+            {
+                throw new ArgumentOutOfRangeException(nameof(value), "The maximum request body size must not be negative.");
+            }
+
+            _maxRequestBodySize = value;
+        }
+    }
+
+    /// <summary>The limit in force, read by the serve loop when DATA arrives.</summary>
+    public long? MaxRequestBodySize => _maxRequestBodySize;
+
+    string IHttpRequestIdentifierFeature.TraceIdentifier
+    {
+        get => _traceIdentifier ??= $"{_connection.ConnectionId}:{StreamId:X8}";
+        set => _traceIdentifier = value;
+    }
+
+    string IHttpConnectionFeature.ConnectionId { get; set; } = string.Empty;
+
+    IPAddress? IHttpConnectionFeature.RemoteIpAddress { get; set; }
+
+    int IHttpConnectionFeature.RemotePort { get; set; }
+
+    IPAddress? IHttpConnectionFeature.LocalIpAddress { get; set; }
+
+    int IHttpConnectionFeature.LocalPort { get; set; }
+
+    public PipeWriter RequestBodyWriter => _requestPipe.Writer;
+
+    private void InitializeConnectionFeature()
+    {
+        IHttpConnectionFeature feature = this;
+        feature.ConnectionId = _connection.ConnectionId;
+        if (_connection.RemoteEndPoint is IPEndPoint remote)
+        {
+            feature.RemoteIpAddress = remote.Address;
+            feature.RemotePort = remote.Port;
+        }
+
+        if (_connection.LocalEndPoint is IPEndPoint local)
+        {
+            feature.LocalIpAddress = local.Address;
+            feature.LocalPort = local.Port;
+        }
+    }
+
+    private bool InitializeRequestTarget(bool isConnect)
+    {
+        IHttpRequestFeature request = this;
+        if (isConnect)
+        {
+            request.Path = string.Empty;
+            request.QueryString = string.Empty;
+            RawTarget = Authority ?? string.Empty;
+            return true;
+        }
+
+        if (RawTarget == "*")
+        {
+            // The asterisk form is for OPTIONS only (RFC 9110 §7.1).
+            request.Path = string.Empty;
+            request.QueryString = string.Empty;
+            return ReferenceEquals(Method, HttpMethods.Options);
+        }
+
+        if (!RequestTarget.TrySplit(RawTarget, out string path, out string query))
+        {
+            return false;
+        }
+
+        request.Path = path;
+        request.QueryString = query;
+        return true;
+    }
+
+    /// <summary>Called on the serve loop once the HEADERS frame is processed.</summary>
+    public void SetRequestHasBody(bool canHaveBody) => CanHaveBody = canHaveBody;
+
+    /// <summary>Called on the serve loop when END_STREAM arrives: the body (and trailers) are complete.</summary>
+    public void CompleteRequestBody()
+    {
+        _requestBodyComplete = true;
+        _requestPipe.Writer.Complete();
+    }
+
+    /// <summary>Called on the serve loop to fail the handler's body reads (Content-Length mismatch, size limit).</summary>
+    public void FailRequestBody(Exception error) => _requestPipe.Writer.Complete(error);
+}

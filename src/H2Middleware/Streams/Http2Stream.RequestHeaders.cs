@@ -1,0 +1,255 @@
+using System.Text;
+using H2Middleware.Hpack;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Primitives;
+using Microsoft.Net.Http.Headers;
+
+namespace H2Middleware.Streams;
+
+/// <summary>
+/// Receives the decoded request header block (and later the trailers) and checks it against RFC 9113 §8.2–8.3.
+/// A malformed request is remembered as a reason; the serve loop answers it with RST_STREAM(PROTOCOL_ERROR).
+/// </summary>
+internal sealed partial class Http2Stream : IHpackHeaderSink
+{
+    [Flags]
+    private enum PseudoHeaders : byte
+    {
+        None = 0,
+        Method = 1,
+        Scheme = 2,
+        Authority = 4,
+        Path = 8,
+        Protocol = 16,
+    }
+
+    private readonly HeaderDictionary _requestHeaders = new();
+    private HeaderDictionary? _requestTrailers;
+    private PseudoHeaders _pseudoHeadersSeen;
+    private bool _sawRegularHeader;
+    private bool _decodingTrailers;
+    private string? _malformedReason;
+    private List<string>? _cookies;
+    private string? _host;
+
+    public string Scheme { get; private set; } = string.Empty;
+
+    public string RawTarget { get; private set; } = string.Empty;
+
+    /// <summary>The <c>:protocol</c> of an extended CONNECT (RFC 8441), else null.</summary>
+    public string? ConnectProtocol { get; private set; }
+
+    public void BeginTrailers()
+    {
+        _decodingTrailers = true;
+        _requestTrailers ??= new HeaderDictionary();
+        _malformedReason = null;
+    }
+
+    public void OnHeader(int staticNameIndex, ReadOnlySpan<byte> name, ReadOnlySpan<byte> value)
+    {
+        if (_malformedReason is not null)
+        {
+            return;
+        }
+
+        if (name.IsEmpty)
+        {
+            _malformedReason = "empty field name";
+            return;
+        }
+
+        if (!HeaderFieldRules.IsValidValue(value))
+        {
+            _malformedReason = "invalid character or surrounding whitespace in a field value";
+            return;
+        }
+
+        if (name[0] == (byte)':')
+        {
+            OnPseudoHeader(name, value);
+            return;
+        }
+
+        if (!HeaderFieldRules.IsValidLowercaseName(name))
+        {
+            _malformedReason = "invalid or uppercase field name";
+            return;
+        }
+
+        _sawRegularHeader = true;
+        if (HeaderFieldRules.IsConnectionSpecific(name))
+        {
+            _malformedReason = "connection-specific header field";
+            return;
+        }
+
+        if (name.SequenceEqual("te"u8) && !value.SequenceEqual("trailers"u8))
+        {
+            _malformedReason = "te header field other than \"trailers\"";
+            return;
+        }
+
+        string headerName = _connection.HeaderStrings.GetName(staticNameIndex, name);
+        string headerValue = _connection.HeaderStrings.GetValue(headerName, value);
+        if (_decodingTrailers)
+        {
+            Append(_requestTrailers!, headerName, headerValue);
+            return;
+        }
+
+        if (ReferenceEquals(headerName, HeaderNames.Cookie) || name.SequenceEqual("cookie"u8))
+        {
+            (_cookies ??= []).Add(headerValue);
+            return;
+        }
+
+        if (name.SequenceEqual("content-length"u8))
+        {
+            if (!long.TryParse(headerValue, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long contentLength)
+                || (DeclaredContentLength is { } previous && previous != contentLength))
+            {
+                _malformedReason = "invalid content-length";
+                return;
+            }
+
+            DeclaredContentLength = contentLength;
+        }
+
+        if (name.SequenceEqual("host"u8))
+        {
+            _host = headerValue;
+        }
+
+        Append(_requestHeaders, headerName, headerValue);
+    }
+
+    private void OnPseudoHeader(ReadOnlySpan<byte> name, ReadOnlySpan<byte> value)
+    {
+        if (_decodingTrailers)
+        {
+            _malformedReason = "pseudo-header field in trailers";
+            return;
+        }
+
+        if (_sawRegularHeader)
+        {
+            _malformedReason = "pseudo-header field after a regular field";
+            return;
+        }
+
+        PseudoHeaders which = name switch
+        {
+            _ when name.SequenceEqual(":method"u8) => PseudoHeaders.Method,
+            _ when name.SequenceEqual(":scheme"u8) => PseudoHeaders.Scheme,
+            _ when name.SequenceEqual(":authority"u8) => PseudoHeaders.Authority,
+            _ when name.SequenceEqual(":path"u8) => PseudoHeaders.Path,
+            _ when name.SequenceEqual(":protocol"u8) => PseudoHeaders.Protocol,
+            _ => PseudoHeaders.None,
+        };
+        if (which == PseudoHeaders.None)
+        {
+            _malformedReason = "unknown pseudo-header field";
+            return;
+        }
+
+        if ((_pseudoHeadersSeen & which) != 0)
+        {
+            _malformedReason = "duplicate pseudo-header field";
+            return;
+        }
+
+        _pseudoHeadersSeen |= which;
+        switch (which)
+        {
+            case PseudoHeaders.Method:
+                if (!HeaderFieldRules.IsToken(value))
+                {
+                    _malformedReason = "invalid :method";
+                    return;
+                }
+
+                Method = HttpMethods.GetCanonicalizedValue(Encoding.ASCII.GetString(value));
+                break;
+            case PseudoHeaders.Scheme:
+                Scheme = value.SequenceEqual("https"u8) ? "https" : value.SequenceEqual("http"u8) ? "http" : Encoding.ASCII.GetString(value);
+                break;
+            case PseudoHeaders.Authority:
+                Authority = _connection.HeaderStrings.GetValue(HeaderNames.Host, value);
+                break;
+            case PseudoHeaders.Path:
+                RawTarget = _connection.HeaderStrings.GetValue(":path", value);
+                break;
+            case PseudoHeaders.Protocol:
+                ConnectProtocol = Encoding.ASCII.GetString(value);
+                break;
+        }
+    }
+
+    /// <summary>
+    /// Called when the request header block is complete. Returns null for a well-formed request, else why it is malformed.
+    /// </summary>
+    public string? CompleteRequestHeaders()
+    {
+        if (_malformedReason is not null)
+        {
+            return _malformedReason;
+        }
+
+        bool isConnect = ReferenceEquals(Method, HttpMethods.Connect);
+        SuppressResponseBody = ReferenceEquals(Method, HttpMethods.Head);
+        bool hasProtocol = (_pseudoHeadersSeen & PseudoHeaders.Protocol) != 0;
+        if (hasProtocol)
+        {
+            // RFC 8441 §4: :protocol is allowed only after SETTINGS_ENABLE_CONNECT_PROTOCOL, which this server does not send.
+            return ":protocol without SETTINGS_ENABLE_CONNECT_PROTOCOL";
+        }
+
+        if (isConnect)
+        {
+            // RFC 9113 §8.5: CONNECT carries only :method and :authority.
+            if ((_pseudoHeadersSeen & (PseudoHeaders.Scheme | PseudoHeaders.Path)) != 0 || (_pseudoHeadersSeen & PseudoHeaders.Authority) == 0)
+            {
+                return "malformed CONNECT request";
+            }
+        }
+        else
+        {
+            const PseudoHeaders required = PseudoHeaders.Method | PseudoHeaders.Scheme | PseudoHeaders.Path;
+            if ((_pseudoHeadersSeen & required) != required)
+            {
+                return "missing :method, :scheme or :path";
+            }
+
+            if (RawTarget.Length == 0)
+            {
+                return "empty :path";
+            }
+        }
+
+        if (_cookies is not null)
+        {
+            _requestHeaders[HeaderNames.Cookie] = _cookies.Count == 1 ? _cookies[0] : string.Join("; ", _cookies);
+        }
+
+        // RFC 9113 §8.3.1: :authority takes the place of Host.
+        if (Authority is not null)
+        {
+            _requestHeaders[HeaderNames.Host] = Authority;
+        }
+        else if (_host is not null)
+        {
+            Authority = _host;
+        }
+
+        return InitializeRequestTarget(isConnect) ? null : "invalid :path";
+    }
+
+    /// <summary>Called when a trailer block is complete; returns null when well-formed.</summary>
+    public string? CompleteRequestTrailers() => _malformedReason;
+
+    private static void Append(HeaderDictionary headers, string name, string value)
+    {
+        headers[name] = headers.TryGetValue(name, out StringValues existing) ? StringValues.Concat(existing, value) : new StringValues(value);
+    }
+}

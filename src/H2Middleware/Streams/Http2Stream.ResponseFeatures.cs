@@ -1,0 +1,249 @@
+using System.IO.Pipelines;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using H2Middleware.ServeLoop;
+
+namespace H2Middleware.Streams;
+
+/// <summary>
+/// The response side as ASP.NET Core sees it. Runs on the handler's threads; the serve loop reads the status,
+/// headers and trailers only after the handler has frozen them (start, completion) and told it so by message.
+/// </summary>
+internal sealed partial class Http2Stream : IHttpResponseFeature, IHttpResponseBodyFeature, IHttpResponseTrailersFeature
+{
+    private readonly Pipe _responsePipe;
+    private readonly ResponseBodyWriter _responseBodyWriter;
+    private readonly ResponseBodyStream _responseBodyStream;
+    private readonly HeaderDictionary _responseHeaders = new();
+    private HeaderDictionary? _responseTrailers;
+    private Stack<KeyValuePair<Func<object, Task>, object>>? _onStarting;
+    private Stack<KeyValuePair<Func<object, Task>, object>>? _onCompleted;
+    private Stream? _replacedResponseBody;
+    private int _statusCode = StatusCodes.Status200OK;
+    private volatile bool _responseStarted;
+    private volatile bool _responseCompleted;
+    private volatile bool _responseAbandoned;
+    private int _outputNotificationPending;
+
+    public int StatusCode => _statusCode;
+
+    public IHeaderDictionary ResponseHeaders => _responseHeaders;
+
+    public IHeaderDictionary? ResponseTrailers => _responseTrailers;
+
+    public bool HasResponseStarted => _responseStarted;
+
+    public bool HasResponseCompleted => _responseCompleted;
+
+    /// <summary>The declared response Content-Length, fixed when the response starts.</summary>
+    public long? ResponseContentLength { get; private set; }
+
+    /// <summary>Response body bytes the handler has written (counted on the handler's side).</summary>
+    public long ResponseBytesWritten { get; set; }
+
+    public PipeReader ResponseBodyReader => _responsePipe.Reader;
+
+    int IHttpResponseFeature.StatusCode
+    {
+        get => _statusCode;
+        set
+        {
+            if (_responseStarted)
+            {
+                throw new InvalidOperationException("StatusCode cannot be set because the response has already started.");
+            }
+
+            _statusCode = value;
+        }
+    }
+
+    string? IHttpResponseFeature.ReasonPhrase { get; set; }
+
+    IHeaderDictionary IHttpResponseFeature.Headers
+    {
+        get => _responseHeaders;
+        set => throw new NotSupportedException("The response headers of an HTTP/2 stream cannot be replaced.");
+    }
+
+    Stream IHttpResponseFeature.Body
+    {
+        get => _replacedResponseBody ?? _responseBodyStream;
+        set => _replacedResponseBody = ReferenceEquals(value, _responseBodyStream) ? null : value;
+    }
+
+    bool IHttpResponseFeature.HasStarted => _responseStarted;
+
+    void IHttpResponseFeature.OnStarting(Func<object, Task> callback, object state)
+    {
+        if (_responseStarted)
+        {
+            throw new InvalidOperationException("OnStarting cannot be registered because the response has already started.");
+        }
+
+        (_onStarting ??= new()).Push(new(callback, state));
+    }
+
+    void IHttpResponseFeature.OnCompleted(Func<object, Task> callback, object state) => (_onCompleted ??= new()).Push(new(callback, state));
+
+    IHeaderDictionary IHttpResponseTrailersFeature.Trailers
+    {
+        get => _responseTrailers ??= new HeaderDictionary();
+        set => throw new NotSupportedException("The response trailers of an HTTP/2 stream cannot be replaced.");
+    }
+
+    Stream IHttpResponseBodyFeature.Stream => _responseBodyStream;
+
+    PipeWriter IHttpResponseBodyFeature.Writer => _responseBodyWriter;
+
+    void IHttpResponseBodyFeature.DisableBuffering()
+    {
+        // Every flush already goes straight to the serve loop; there is no extra buffering to turn off.
+    }
+
+    Task IHttpResponseBodyFeature.StartAsync(CancellationToken cancellationToken) => StartResponseAsync();
+
+    Task IHttpResponseBodyFeature.SendFileAsync(string path, long offset, long? count, CancellationToken cancellationToken) =>
+        SendFileFallback.SendFileAsync(_responseBodyStream, path, offset, count, cancellationToken);
+
+    Task IHttpResponseBodyFeature.CompleteAsync() => CompleteResponseAsync();
+
+    /// <summary>Runs the OnStarting callbacks (last registered first), freezes the headers and hands them to the serve loop.</summary>
+    public Task StartResponseAsync()
+    {
+        if (_responseStarted)
+        {
+            return Task.CompletedTask;
+        }
+
+        return _onStarting is { Count: > 0 } ? FireOnStartingThenStartAsync() : StartNow();
+
+        async Task FireOnStartingThenStartAsync()
+        {
+            while (_onStarting.TryPop(out var callback))
+            {
+                await callback.Key(callback.Value);
+            }
+
+            await StartNow();
+        }
+    }
+
+    private Task StartNow()
+    {
+        if (_responseStarted)
+        {
+            return Task.CompletedTask;
+        }
+
+        ResponseContentLength = _responseHeaders.ContentLength;
+        if (ResponseContentLength is { } declared && ResponseBytesWritten > declared && !SuppressResponseBody)
+        {
+            throw new InvalidOperationException($"Response Content-Length mismatch: too many bytes written ({ResponseBytesWritten} of {declared}).");
+        }
+
+        _responseHeaders.IsReadOnly = true;
+        _responseStarted = true;
+        NotifyOutputReady();
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Ends the response: starts it if needed, freezes the trailers and completes the body.</summary>
+    public async Task CompleteResponseAsync()
+    {
+        if (_responseCompleted)
+        {
+            return;
+        }
+
+        await StartResponseAsync();
+        if (!_responseAbandoned && ResponseContentLength is { } declared && ResponseBytesWritten < declared && !SuppressResponseBody)
+        {
+            _responseCompleted = true;
+            Http2Log.ResponseInvalid(_connection.Logger, _connection.ConnectionId, StreamId,
+                $"Content-Length mismatch: too few bytes written ({ResponseBytesWritten} of {declared}).");
+            // The reset goes first so that the serve loop never mistakes the completed body for a complete response.
+            Post(ServeLoopMessageKind.StreamResetByApplication, (long)Frames.Http2ErrorCode.InternalError);
+            await _responsePipe.Writer.CompleteAsync();
+            return;
+        }
+
+        if (_responseTrailers is not null)
+        {
+            _responseTrailers.IsReadOnly = true;
+        }
+
+        _responseCompleted = true;
+        await _responsePipe.Writer.CompleteAsync();
+        NotifyOutputReady();
+    }
+
+    /// <summary>
+    /// Called after the handler returned. A failure before the response started becomes a 500 (or the status a
+    /// <see cref="BadHttpRequestException"/> names) with no body; after it started, the stream is reset.
+    /// </summary>
+    public async Task FinishAfterApplicationAsync(Exception? error)
+    {
+        if (error is not null && !_responseCompleted)
+        {
+            if (_responseStarted)
+            {
+                _responseCompleted = true;
+                Post(ServeLoopMessageKind.StreamResetByApplication, (long)Frames.Http2ErrorCode.InternalError);
+                await _responsePipe.Writer.CompleteAsync();
+                return;
+            }
+
+            _onStarting?.Clear();
+            _statusCode = error is BadHttpRequestException badRequest ? badRequest.StatusCode : StatusCodes.Status500InternalServerError;
+            _responseHeaders.Clear();
+            _responseHeaders.ContentLength = 0;
+            _responseTrailers?.Clear();
+            SuppressResponseBody = true;
+        }
+
+        try
+        {
+            await CompleteResponseAsync();
+        }
+        catch (Exception completionError)
+        {
+            Http2Log.ApplicationError(_connection.Logger, _connection.ConnectionId, StreamId, completionError);
+            Post(ServeLoopMessageKind.StreamResetByApplication, (long)Frames.Http2ErrorCode.InternalError);
+        }
+    }
+
+    /// <summary>Runs the OnCompleted callbacks, last registered first; their failures are logged, not thrown.</summary>
+    public async Task FireOnCompletedAsync()
+    {
+        if (_onCompleted is null)
+        {
+            return;
+        }
+
+        while (_onCompleted.TryPop(out var callback))
+        {
+            try
+            {
+                await callback.Key(callback.Value);
+            }
+            catch (Exception error)
+            {
+                Http2Log.ApplicationError(_connection.Logger, _connection.ConnectionId, StreamId, error);
+            }
+        }
+    }
+
+    /// <summary>Tells the serve loop there is output, at most once until it has looked.</summary>
+    public void NotifyOutputReady()
+    {
+        if (Interlocked.Exchange(ref _outputNotificationPending, 1) == 0)
+        {
+            Post(ServeLoopMessageKind.StreamOutputReady);
+        }
+    }
+
+    /// <summary>Called by the serve loop before it reads the response pipe, so that later output notifies it again.</summary>
+    public void AcknowledgeOutputNotification() => Volatile.Write(ref _outputNotificationPending, 0);
+
+    public bool IsResponseAbandoned => _responseAbandoned;
+}

@@ -1,0 +1,173 @@
+using System.IO.Pipelines;
+using H2Middleware.Frames;
+using H2Middleware.Scheduling;
+using H2Middleware.ServeLoop;
+
+namespace H2Middleware.Streams;
+
+/// <summary>
+/// One HTTP/2 stream: its protocol state, owned by the serve loop, and the request/response it carries,
+/// exposed to the application as an <see cref="Microsoft.AspNetCore.Http.Features.IFeatureCollection"/>.
+/// The two sides meet only through the request and response body pipes and the loop's messages.
+/// </summary>
+internal sealed partial class Http2Stream : IScheduledStream, IThreadPoolWorkItem
+{
+    private readonly Http2Connection _connection;
+
+    public Http2Stream(Http2Connection connection, int streamId, int sendWindow, int receiveWindow)
+    {
+        _connection = connection;
+        StreamId = streamId;
+        SendWindow = sendWindow;
+        ReceiveWindow = receiveWindow;
+
+        var memoryPool = connection.MemoryPool;
+        _requestPipe = new Pipe(new PipeOptions(
+            pool: memoryPool,
+            readerScheduler: PipeScheduler.ThreadPool,
+            writerScheduler: PipeScheduler.Inline,
+            pauseWriterThreshold: 0,
+            useSynchronizationContext: false));
+        _responsePipe = new Pipe(new PipeOptions(
+            pool: memoryPool,
+            readerScheduler: PipeScheduler.Inline,
+            writerScheduler: PipeScheduler.ThreadPool,
+            pauseWriterThreshold: connection.Options.MaxResponseBufferSizePerStream,
+            resumeWriterThreshold: connection.Options.MaxResponseBufferSizePerStream / 2,
+            useSynchronizationContext: false));
+        _requestBodyReader = new RequestBodyReader(this, _requestPipe.Reader);
+        _requestBodyStream = new RequestBodyStream(this, _requestBodyReader);
+        _responseBodyWriter = new ResponseBodyWriter(this, _responsePipe.Writer);
+        _responseBodyStream = new ResponseBodyStream(this, _responseBodyWriter);
+        _maxRequestBodySize = connection.Options.MaxRequestBodySize;
+        _allowSynchronousIO = connection.Options.AllowSynchronousIO;
+        InitializeConnectionFeature();
+    }
+
+    public int StreamId { get; }
+
+    public Http2Connection Connection => _connection;
+
+    // ---- Serve-loop state (RFC 9113 §5.1). Touched by the serve loop only. ----
+
+    /// <summary>The peer sent END_STREAM (or the stream was reset): no more frames carrying data are expected.</summary>
+    public bool RemoteClosed { get; set; }
+
+    /// <summary>We sent END_STREAM (or reset the stream).</summary>
+    public bool LocalClosed { get; set; }
+
+    public bool WasReset { get; set; }
+
+    public bool IsClosed => WasReset || (RemoteClosed && LocalClosed);
+
+    /// <summary>The serve loop has already counted this stream as closed.</summary>
+    public bool CountedAsClosed { get; set; }
+
+    /// <summary>How much DATA we may still send (RFC 9113 §6.9); may go negative after a SETTINGS change.</summary>
+    public long SendWindow { get; set; }
+
+    /// <summary>How much DATA the peer may still send us.</summary>
+    public int ReceiveWindow { get; set; }
+
+    /// <summary>Stream window consumed by the application but not yet given back with WINDOW_UPDATE.</summary>
+    public int PendingWindowUpdate { get; set; }
+
+    /// <summary>Request body bytes written to the request pipe that the application has not consumed yet.</summary>
+    public long RequestBodyBuffered { get; set; }
+
+    public long RequestBodyReceived { get; set; }
+
+    public long? DeclaredContentLength { get; set; }
+
+    /// <summary>Incoming DATA is counted for flow control and dropped (the application is done with the body or it was refused).</summary>
+    public bool DiscardingRequestBody { get; set; }
+
+    public bool ResponseHeadersSent { get; set; }
+
+    public bool ApplicationCompleted { get; set; }
+
+    public bool ApplicationStarted { get; set; }
+
+    /// <summary>The stream is queued in the write scheduler.</summary>
+    public bool IsScheduled { get; set; }
+
+    /// <summary>The stream has data but no window (its own or the connection's) and waits for a WINDOW_UPDATE.</summary>
+    public bool IsWaitingForWindow { get; set; }
+
+    /// <summary>Set when the response must go out with no body: the 500 that replaces a failed handler's response, or HEAD.</summary>
+    public bool SuppressResponseBody { get; set; }
+
+    // ---- IScheduledStream ----
+
+    public string Method { get; private set; } = string.Empty;
+
+    /// <summary>The raw <c>:path</c>.</summary>
+    public string Path => RawTarget;
+
+    public string? Authority { get; private set; }
+
+    public Http2Priority ClientPriority { get; set; } = Http2Priority.Default;
+
+    public Http2Priority? HandlerPriority
+    {
+        get
+        {
+            int code = _handlerPriorityCode;
+            return code < 0 ? null : new Http2Priority(code >> 1, (code & 1) != 0);
+        }
+        set
+        {
+            _handlerPriorityCode = value is { } priority ? (priority.Urgency << 1) | (priority.Incremental ? 1 : 0) : -1;
+            Post(ServeLoopMessageKind.StreamPriorityChanged);
+        }
+    }
+
+    public object? SchedulerState { get; set; }
+
+    // Written by the handler, read by the scheduler: packed into one int so that it is read whole.
+    private volatile int _handlerPriorityCode = -1;
+
+    /// <summary>Called on the serve loop when the stream ends abnormally: wakes the handler's pending reads and writes and fires RequestAborted.</summary>
+    public void Abort(Http2ErrorCode errorCode)
+    {
+        _requestPipe.Writer.Complete(new IOException($"The HTTP/2 stream was reset ({errorCode})."));
+        _responsePipe.Reader.Complete();
+        _responseAbandoned = true;
+        CancelRequestAborted();
+    }
+
+    /// <summary>Called on the serve loop for a response the engine makes itself, before any handler ran (431).</summary>
+    public void RespondWithStatus(int statusCode)
+    {
+        _statusCode = statusCode;
+        _responseHeaders.ContentLength = 0;
+        _responseHeaders.IsReadOnly = true;
+        _responseStarted = true;
+        _responseCompleted = true;
+        _responsePipe.Writer.Complete();
+    }
+
+    /// <summary>The client's priority from the <c>priority</c> request header (RFC 9218 §5), if it sent one.</summary>
+    public bool TryGetRequestPriority(out Http2Priority priority)
+    {
+        if (!_requestHeaders.TryGetValue("priority", out var values) || values.Count == 0 || values[0] is not { Length: > 0 and <= 256 } value)
+        {
+            priority = default;
+            return false;
+        }
+
+        Span<byte> bytes = stackalloc byte[value.Length];
+        for (int i = 0; i < value.Length; i++)
+        {
+            bytes[i] = (byte)value[i];
+        }
+
+        priority = Http2Priority.Parse(bytes, Http2Priority.Default);
+        return true;
+    }
+
+    /// <summary>IThreadPoolWorkItem: runs the application for this stream off the serve loop.</summary>
+    public void Execute() => _ = _connection.Application.RunAsync(this);
+
+    public void Post(ServeLoopMessageKind kind, long value = 0) => _connection.Post(new ServeLoopMessage(kind, this, value));
+}

@@ -1,0 +1,77 @@
+using System.Buffers;
+using System.IO.Pipelines;
+
+namespace H2Middleware.Streams;
+
+/// <summary>The response body as a write-only <see cref="Stream"/> over the stream's body writer.</summary>
+internal sealed class ResponseBodyStream : Stream
+{
+    private readonly Http2Stream _stream;
+    private readonly PipeWriter _writer;
+
+    public ResponseBodyStream(Http2Stream stream, PipeWriter writer)
+    {
+        _stream = stream;
+        _writer = writer;
+    }
+
+    public override bool CanRead => false;
+
+    public override bool CanSeek => false;
+
+    public override bool CanWrite => true;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position
+    {
+        get => throw new NotSupportedException();
+        set => throw new NotSupportedException();
+    }
+
+    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+    public override void Write(ReadOnlySpan<byte> buffer)
+    {
+        ThrowIfSynchronousIODisallowed();
+        _writer.Write(buffer);
+        _writer.FlushAsync().AsTask().GetAwaiter().GetResult();
+    }
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        ValueTask<FlushResult> write = _writer.WriteAsync(buffer, cancellationToken);
+        if (write.IsCompletedSuccessfully)
+        {
+            _ = write.Result;
+            return ValueTask.CompletedTask;
+        }
+
+        return new ValueTask(write.AsTask());
+    }
+
+    public override void Flush()
+    {
+        ThrowIfSynchronousIODisallowed();
+        _writer.FlushAsync().AsTask().GetAwaiter().GetResult();
+    }
+
+    public override Task FlushAsync(CancellationToken cancellationToken) => _writer.FlushAsync(cancellationToken).AsTask();
+
+    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    private void ThrowIfSynchronousIODisallowed()
+    {
+        if (!_stream.AllowSynchronousIO)
+        {
+            throw new InvalidOperationException("Synchronous operations are disallowed. Call WriteAsync or set AllowSynchronousIO to true instead.");
+        }
+    }
+}

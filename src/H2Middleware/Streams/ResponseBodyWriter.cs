@@ -1,0 +1,95 @@
+using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
+using Microsoft.AspNetCore.Http;
+
+namespace H2Middleware.Streams;
+
+/// <summary>
+/// The handler's response body writer: a bounded per-stream pipe whose flushes wake the serve loop.
+/// A handler that writes faster than the client reads waits in FlushAsync (the pipe's pause threshold).
+/// </summary>
+internal sealed class ResponseBodyWriter : PipeWriter
+{
+    private readonly Http2Stream _stream;
+    private readonly PipeWriter _inner;
+
+    public ResponseBodyWriter(Http2Stream stream, PipeWriter inner)
+    {
+        _stream = stream;
+        _inner = inner;
+    }
+
+    public override Memory<byte> GetMemory(int sizeHint = 0)
+    {
+        ThrowIfCompleted();
+        return _inner.GetMemory(sizeHint);
+    }
+
+    public override Span<byte> GetSpan(int sizeHint = 0)
+    {
+        ThrowIfCompleted();
+        return _inner.GetSpan(sizeHint);
+    }
+
+    public override void Advance(int bytes)
+    {
+        if (bytes > 0)
+        {
+            int status = _stream.StatusCode;
+            if (status is StatusCodes.Status204NoContent or StatusCodes.Status205ResetContent or StatusCodes.Status304NotModified)
+            {
+                throw new InvalidOperationException($"Writing to the response body is invalid for responses with status code {status}.");
+            }
+
+            long written = _stream.ResponseBytesWritten + bytes;
+            if (_stream.HasResponseStarted && _stream.ResponseContentLength is { } declared && written > declared && !_stream.SuppressResponseBody)
+            {
+                throw new InvalidOperationException($"Response Content-Length mismatch: too many bytes written ({written} of {declared}).");
+            }
+
+            _stream.ResponseBytesWritten = written;
+        }
+
+        _inner.Advance(bytes);
+    }
+
+    public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
+    {
+        if (!_stream.HasResponseStarted)
+        {
+            return StartThenFlushAsync(cancellationToken);
+        }
+
+        ValueTask<FlushResult> flush = _inner.FlushAsync(cancellationToken);
+        _stream.NotifyOutputReady();
+        return flush;
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<FlushResult> StartThenFlushAsync(CancellationToken cancellationToken)
+    {
+        await _stream.StartResponseAsync();
+        ValueTask<FlushResult> flush = _inner.FlushAsync(cancellationToken);
+        _stream.NotifyOutputReady();
+        return await flush;
+    }
+
+    public override void CancelPendingFlush() => _inner.CancelPendingFlush();
+
+    public override bool CanGetUnflushedBytes => _inner.CanGetUnflushedBytes;
+
+    public override long UnflushedBytes => _inner.UnflushedBytes;
+
+    /// <summary>Completing the writer completes the response, as HttpResponse.CompleteAsync would.</summary>
+    public override void Complete(Exception? exception = null) => CompleteAsync(exception).AsTask().GetAwaiter().GetResult();
+
+    public override ValueTask CompleteAsync(Exception? exception = null) => new(_stream.CompleteResponseAsync());
+
+    private void ThrowIfCompleted()
+    {
+        if (_stream.HasResponseCompleted)
+        {
+            throw new InvalidOperationException("The response has completed; no more body can be written.");
+        }
+    }
+}
