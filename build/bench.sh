@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Throughput of H2Middleware against Kestrel's own HTTP/2, same process, same routes, cleartext h2 (prior knowledge).
+# The server is pinned to CPU 0 and h2load to CPU 1; rounds alternate between the two endpoints.
+# Usage: build/bench.sh [rounds]   (default 3). Prints each round's req/s and the ratio ours/Kestrel per scenario.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=${1:-3}
+kestrel_port=6080
+engine_port=6081
+
+build/install-test-deps.sh
+command -v taskset >/dev/null || { echo "taskset (util-linux) is required" >&2; exit 1; }
+
+dotnet build samples/BenchServer -c Release -v quiet -nologo >/dev/null
+taskset -c 0 dotnet samples/BenchServer/bin/Release/net10.0/BenchServer.dll "$kestrel_port" "$engine_port" &
+server=$!
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -f "$payload"' EXIT
+payload=$(mktemp)
+head -c 1048576 /dev/urandom > "$payload"
+
+for _ in $(seq 1 50); do
+  curl -s --http2-prior-knowledge "http://127.0.0.1:$engine_port/hello" >/dev/null 2>&1 && break
+  sleep 0.2
+done
+
+scenario_args() {
+  case $1 in
+    S1) echo "-n 200000 -c 16 -m 100 /hello" ;;
+    S2) echo "-n 100000 -c 200 -m 10 /hello" ;;
+    S3) echo "-n 2000 -c 4 -m 4 /bytes/1048576" ;;
+    S4) echo "-n 1000 -c 4 -m 4 -d $payload /echo-len" ;;
+  esac
+}
+
+# Runs h2load once; prints "<req/s> <failed>".
+run() {
+  local port=$1; shift
+  local args=($(scenario_args "$1"))
+  local path=${args[-1]}
+  unset 'args[-1]'
+  local out
+  out=$(taskset -c 1 h2load "${args[@]}" "http://127.0.0.1:$port$path" 2>&1)
+  local rps failed
+  rps=$(sed -n 's/^finished in .*, \([0-9.]*\) req\/s.*/\1/p' <<<"$out")
+  failed=$(sed -n 's/^requests: .* \([0-9]*\) failed, \([0-9]*\) errored.*/\1+\2/p' <<<"$out")
+  echo "${rps:-0} $((${failed:-1}))"
+}
+
+# Warm both endpoints (JIT, tiering) before measuring.
+for port in $kestrel_port $engine_port; do
+  taskset -c 1 h2load -n 20000 -c 8 -m 50 "http://127.0.0.1:$port/hello" >/dev/null 2>&1 || true
+done
+
+printf '%-4s %-6s %12s %12s %8s %s\n' scen round kestrel ours ratio failed
+for s in S1 S2 S3 S4; do
+  sum_ratio=0
+  for r in $(seq 1 "$rounds"); do
+    read -r k_rps k_failed < <(run $kestrel_port $s)
+    read -r e_rps e_failed < <(run $engine_port $s)
+    ratio=$(awk -v e="$e_rps" -v k="$k_rps" 'BEGIN { printf "%.2f", (k > 0 ? e / k : 0) }')
+    sum_ratio=$(awk -v a="$sum_ratio" -v b="$ratio" 'BEGIN { print a + b }')
+    printf '%-4s %-6s %12s %12s %8s k=%s ours=%s\n' "$s" "$r" "$k_rps" "$e_rps" "$ratio" "$k_failed" "$e_failed"
+  done
+  awk -v s="$s" -v t="$sum_ratio" -v n="$rounds" 'BEGIN { printf "%-4s mean ratio ours/Kestrel: %.2f\n", s, t / n }'
+done

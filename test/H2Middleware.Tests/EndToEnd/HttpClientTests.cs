@@ -1,0 +1,146 @@
+using System.Net;
+using System.Security.Cryptography;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+
+namespace H2Middleware.Tests.EndToEnd;
+
+/// <summary>The engine behind real Kestrel sockets, driven by .NET's HttpClient over HTTP/2 only.</summary>
+public class HttpClientTests
+{
+    private static void MapEndpoints(WebApplication app)
+    {
+        app.MapGet("/hello", (HttpContext context) => KestrelTestHost.ServedByEngine(context) ? "hello from the engine" : "hello from Kestrel");
+        app.MapPost("/echo", async (HttpContext context) =>
+        {
+            context.Response.ContentType = "application/octet-stream";
+            await context.Request.Body.CopyToAsync(context.Response.Body);
+        });
+        app.MapGet("/bytes/{count:int}", async (HttpContext context, int count) =>
+        {
+            var chunk = new byte[64 * 1024];
+            for (int i = 0; i < chunk.Length; i++)
+            {
+                chunk[i] = (byte)i;
+            }
+
+            context.Response.ContentLength = count;
+            for (int sent = 0; sent < count; sent += chunk.Length)
+            {
+                await context.Response.Body.WriteAsync(chunk.AsMemory(0, Math.Min(chunk.Length, count - sent)));
+            }
+        });
+        app.MapGet("/trailers", async (HttpContext context) =>
+        {
+            context.Response.DeclareTrailer("x-trailer");
+            await context.Response.WriteAsync("body");
+            context.Response.AppendTrailer("x-trailer", "trailer-value");
+        });
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task GetIsServedByTheEngine(bool tls)
+    {
+        await using var host = await KestrelTestHost.StartAsync(MapEndpoints, tls);
+        using HttpClient client = host.CreateHttp2Client();
+
+        using HttpResponseMessage response = await client.GetAsync("/hello");
+
+        Assert.Equal(HttpVersion.Version20, response.Version);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("hello from the engine", await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task Http11StillWorksOnTheTlsEndpoint()
+    {
+        await using var host = await KestrelTestHost.StartAsync(MapEndpoints, tls: true);
+        using HttpClient client = host.CreateHttp2Client();
+
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/hello") { Version = HttpVersion.Version11, VersionPolicy = HttpVersionPolicy.RequestVersionExact };
+        using HttpResponseMessage response = await client.SendAsync(request);
+
+        Assert.Equal(HttpVersion.Version11, response.Version);
+        Assert.Equal("hello from Kestrel", await response.Content.ReadAsStringAsync());
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task TenMebibytesGoBothWays(bool tls)
+    {
+        await using var host = await KestrelTestHost.StartAsync(MapEndpoints, tls);
+        using HttpClient client = host.CreateHttp2Client();
+        byte[] payload = RandomNumberGenerator.GetBytes(10 * 1024 * 1024);
+
+        using HttpResponseMessage response = await client.PostAsync("/echo", new ByteArrayContent(payload));
+        byte[] echoed = await response.Content.ReadAsByteArrayAsync();
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(payload.Length, echoed.Length);
+        Assert.True(payload.AsSpan().SequenceEqual(echoed));
+    }
+
+    [Fact]
+    public async Task LargeDownloadArrivesWhole()
+    {
+        await using var host = await KestrelTestHost.StartAsync(MapEndpoints);
+        using HttpClient client = host.CreateHttp2Client();
+
+        byte[] body = await client.GetByteArrayAsync("/bytes/10485760");
+
+        Assert.Equal(10 * 1024 * 1024, body.Length);
+        Assert.Equal((byte)77, body[77]);
+        Assert.Equal((byte)(65_600 % 65_536 % 256), body[65_600]);
+    }
+
+    [Fact]
+    public async Task HundredConcurrentStreamsOnOneConnection()
+    {
+        await using var host = await KestrelTestHost.StartAsync(MapEndpoints, configureEngine: o => o.MaxStreamsPerConnection = 100);
+        using HttpClient client = host.CreateHttp2Client();
+        await client.GetStringAsync("/hello");
+
+        Task<string>[] requests = Enumerable.Range(0, 100).Select(_ => client.GetStringAsync("/bytes/20000").ContinueWith(t => t.Result.Length.ToString())).ToArray();
+        string[] lengths = await Task.WhenAll(requests);
+
+        Assert.All(lengths, length => Assert.Equal("20000", length));
+    }
+
+    [Fact]
+    public async Task ResponseTrailersReachTheClient()
+    {
+        await using var host = await KestrelTestHost.StartAsync(MapEndpoints);
+        using HttpClient client = host.CreateHttp2Client();
+
+        using HttpResponseMessage response = await client.GetAsync("/trailers");
+        Assert.Equal("body", await response.Content.ReadAsStringAsync());
+
+        Assert.True(response.TrailingHeaders.TryGetValues("x-trailer", out var values));
+        Assert.Equal("trailer-value", Assert.Single(values));
+    }
+
+    [Fact]
+    public async Task ClientCancellationFiresRequestAborted()
+    {
+        var aborted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var host = await KestrelTestHost.StartAsync(app => app.MapGet("/wait", async (HttpContext context) =>
+        {
+            context.RequestAborted.Register(() => aborted.TrySetResult());
+            started.TrySetResult();
+            await Task.Delay(Timeout.Infinite, context.RequestAborted).ContinueWith(_ => { });
+        }));
+        using HttpClient client = host.CreateHttp2Client();
+        using var cancel = new CancellationTokenSource();
+
+        Task<HttpResponseMessage> request = client.GetAsync("/wait", cancel.Token);
+        await started.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        cancel.Cancel();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => request);
+        await aborted.Task.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+}

@@ -1,0 +1,194 @@
+using H2Middleware.Frames;
+using H2Middleware.Tests.ServeLoop.Harness;
+using Microsoft.AspNetCore.Http;
+
+namespace H2Middleware.Tests.ServeLoop;
+
+/// <summary>RFC 9113 §5.2 and §6.9, both directions.</summary>
+public class FlowControlTests
+{
+    [Fact]
+    public async Task ResponseDataStopsAtTheStreamWindowAndResumesOnWindowUpdate()
+    {
+        await using var client = Http2TestClient.Start(context => context.Response.WriteAsync(new string('x', 100)));
+        await client.HandshakeAsync(new Http2Setting(Http2SettingsParameter.InitialWindowSize, 30));
+
+        await client.SendGetAsync(1);
+        await client.ExpectAsync(Http2FrameType.Headers, 1);
+        ReceivedFrame first = await client.ExpectAsync(Http2FrameType.Data, 1);
+        Assert.Equal(30, first.Payload.Length);
+        Assert.False(first.EndStream);
+
+        await client.SendPingAsync(1);
+        ReceivedFrame next = await client.ReadFrameAsync();
+        Assert.Equal(Http2FrameType.Ping, next.Type);
+
+        await client.SendWindowUpdateAsync(1, 70);
+        ReceivedFrame rest = await client.ExpectAsync(Http2FrameType.Data, 1);
+        Assert.Equal(70, rest.Payload.Length);
+        if (!rest.EndStream)
+        {
+            Assert.True((await client.ExpectAsync(Http2FrameType.Data, 1)).EndStream);
+        }
+    }
+
+    [Fact]
+    public async Task ResponseDataStopsAtTheConnectionWindow()
+    {
+        await using var client = Http2TestClient.Start(context => context.Response.WriteAsync(new string('x', 70_000)));
+        await client.HandshakeAsync(new Http2Setting(Http2SettingsParameter.InitialWindowSize, 1_000_000));
+        await client.SendGetAsync(1);
+        await client.ExpectAsync(Http2FrameType.Headers, 1);
+        int received = 0;
+        while (received < 65_535)
+        {
+            received += (await client.ExpectAsync(Http2FrameType.Data, 1)).Payload.Length;
+        }
+
+        Assert.Equal(65_535, received);
+        await client.SendPingAsync(3);
+        Assert.Equal(Http2FrameType.Ping, (await client.ReadFrameAsync()).Type);
+
+        await client.SendWindowUpdateAsync(0, 10_000);
+        while (received < 70_000)
+        {
+            received += (await client.ExpectAsync(Http2FrameType.Data, 1)).Payload.Length;
+        }
+
+        Assert.Equal(70_000, received);
+    }
+
+    [Fact]
+    public async Task NegativeWindowAfterSettingsChangeHoldsDataUntilRestored()
+    {
+        var wrote = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var writeMore = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var client = Http2TestClient.Start(async context =>
+        {
+            await context.Response.WriteAsync(new string('a', 100));
+            wrote.SetResult();
+            await writeMore.Task;
+            await context.Response.WriteAsync(new string('b', 10));
+        });
+        await client.HandshakeAsync(new Http2Setting(Http2SettingsParameter.InitialWindowSize, 100));
+        await client.SendGetAsync(1);
+        await client.ExpectAsync(Http2FrameType.Headers, 1);
+        Assert.Equal(100, (await client.ExpectAsync(Http2FrameType.Data, 1)).Payload.Length);
+        await wrote.Task.WaitAsync(Http2TestClient.DefaultTimeout);
+
+        await client.SendSettingsAsync(new Http2Setting(Http2SettingsParameter.InitialWindowSize, 50));
+        await client.ExpectAsync(Http2FrameType.Settings, 0);
+        writeMore.SetResult();
+        await client.SendWindowUpdateAsync(1, 50);
+        await client.SendPingAsync(2);
+        ReceivedFrame ping = await client.ReadFrameAsync();
+        Assert.Equal(Http2FrameType.Ping, ping.Type);
+
+        await client.SendWindowUpdateAsync(1, 10);
+        ReceivedFrame data = await client.ExpectAsync(Http2FrameType.Data, 1);
+        Assert.Equal(10, data.Payload.Length);
+    }
+
+    [Fact]
+    public async Task ConnectionWindowOverflowIsAFlowControlError()
+    {
+        await using var client = await Http2TestClient.ConnectAsync(context => Task.CompletedTask);
+        await client.SendWindowUpdateAsync(0, 0x7FFF_FFFF);
+        await client.ExpectGoAwayAsync(Http2ErrorCode.FlowControlError);
+    }
+
+    [Fact]
+    public async Task StreamWindowOverflowIsAStreamFlowControlError()
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var client = await Http2TestClient.ConnectAsync(async context => await release.Task);
+        await client.SendGetAsync(1);
+        await client.SendWindowUpdateAsync(1, 0x7FFF_FFFF);
+        await client.ExpectRstStreamAsync(1, Http2ErrorCode.FlowControlError);
+        release.SetResult();
+    }
+
+    [Fact]
+    public async Task InitialWindowSizeThatOverflowsAnOpenStreamIsAConnectionFlowControlError()
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var client = await Http2TestClient.ConnectAsync(async context => await release.Task);
+        await client.SendGetAsync(1);
+        await client.SendWindowUpdateAsync(1, 0x7FFF_FFFF - 65_535);
+        await client.SendSettingsAsync(new Http2Setting(Http2SettingsParameter.InitialWindowSize, 65_536));
+        await client.ExpectGoAwayAsync(Http2ErrorCode.FlowControlError);
+        release.SetResult();
+    }
+
+    [Fact]
+    public async Task DataBeyondTheStreamWindowIsAStreamFlowControlError()
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var client = await Http2TestClient.ConnectAsync(async context => await release.Task, o => o.InitialStreamWindowSize = 65_535);
+        await client.SendPostAsync(1);
+        for (int i = 0; i < 4; i++)
+        {
+            await client.SendDataAsync(1, new byte[16_384], endStream: false);
+        }
+
+        await client.SendDataAsync(1, new byte[100], endStream: false);
+        await client.ExpectRstStreamAsync(1, Http2ErrorCode.FlowControlError);
+        release.SetResult();
+    }
+
+    [Fact]
+    public async Task ConsumedRequestBodyGivesTheWindowBack()
+    {
+        await using var client = await Http2TestClient.ConnectAsync(
+            async context =>
+            {
+                long total = 0;
+                var buffer = new byte[8192];
+                int read;
+                while ((read = await context.Request.Body.ReadAsync(buffer)) > 0)
+                {
+                    total += read;
+                }
+
+                await context.Response.WriteAsync(total.ToString());
+            },
+            o =>
+            {
+                o.InitialStreamWindowSize = 65_535;
+                o.InitialConnectionWindowSize = 65_535;
+            });
+
+        await client.SendPostAsync(1);
+        int sent = 0;
+        int streamWindow = 65_535;
+        int connectionWindow = 65_535;
+        const int total = 300_000;
+        while (sent < total)
+        {
+            int chunk = Math.Min(Math.Min(16_384, total - sent), Math.Min(streamWindow, connectionWindow));
+            if (chunk == 0)
+            {
+                ReceivedFrame update = await client.ReadFrameAsync();
+                Assert.Equal(Http2FrameType.WindowUpdate, update.Type);
+                if (update.StreamId == 0)
+                {
+                    connectionWindow += update.WindowSizeIncrement;
+                }
+                else
+                {
+                    streamWindow += update.WindowSizeIncrement;
+                }
+
+                continue;
+            }
+
+            await client.SendDataAsync(1, new byte[chunk], endStream: sent + chunk == total);
+            sent += chunk;
+            streamWindow -= chunk;
+            connectionWindow -= chunk;
+        }
+
+        TestResponse response = await client.ReadResponseAsync(1);
+        Assert.Equal(total.ToString(), response.BodyText);
+    }
+}

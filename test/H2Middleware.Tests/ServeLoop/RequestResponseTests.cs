@@ -1,0 +1,279 @@
+using System.Text;
+using H2Middleware.Frames;
+using H2Middleware.Tests.ServeLoop.Harness;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
+
+namespace H2Middleware.Tests.ServeLoop;
+
+public class RequestResponseTests
+{
+    [Fact]
+    public async Task GetReturnsStatusHeadersAndBody()
+    {
+        await using var client = await Http2TestClient.ConnectAsync(async context =>
+        {
+            context.Response.ContentType = "text/plain";
+            context.Response.Headers["X-Custom"] = "yes";
+            await context.Response.WriteAsync("hello world");
+        });
+
+        await client.SendGetAsync(1, "/hello");
+        TestResponse response = await client.ReadResponseAsync(1);
+
+        Assert.Equal("200", response.Status);
+        Assert.Equal("text/plain", response.Header("content-type"));
+        Assert.Equal("yes", response.Header("x-custom"));
+        Assert.NotNull(response.Header("date"));
+        Assert.Equal("hello world", response.BodyText);
+    }
+
+    [Fact]
+    public async Task RequestFeaturesReflectThePseudoHeaders()
+    {
+        string? seen = null;
+        await using var client = await Http2TestClient.ConnectAsync(context =>
+        {
+            HttpRequest r = context.Request;
+            seen = string.Join("|", r.Method, r.Scheme, r.Host.Value, r.Path.Value, r.QueryString.Value, r.Protocol,
+                context.Features.Get<IHttpRequestFeature>()!.RawTarget, context.Features.Get<IHttp2StreamIdFeature>()!.StreamId,
+                r.Headers["accept"].ToString(), r.Headers.Cookie.ToString());
+            return Task.CompletedTask;
+        });
+
+        await client.SendGetAsync(3, "/a/b/../c%20d?x=1&y=2", true, ("accept", "text/html"), ("cookie", "a=1"), ("cookie", "b=2"));
+        TestResponse response = await client.ReadResponseAsync(3);
+
+        Assert.Equal("200", response.Status);
+        Assert.Equal("GET|https|localhost|/a/c d|?x=1&y=2|HTTP/2|/a/b/../c%20d?x=1&y=2|3|text/html|a=1; b=2", seen);
+    }
+
+    [Fact]
+    public async Task PostBodyIsEchoed()
+    {
+        await using var client = await Http2TestClient.ConnectAsync(async context =>
+        {
+            using var reader = new StreamReader(context.Request.Body);
+            string body = await reader.ReadToEndAsync();
+            await context.Response.WriteAsync($"{context.Request.ContentLength}:{body}");
+        });
+
+        await client.SendPostAsync(1, "/echo", ("content-length", "11"));
+        await client.SendDataAsync(1, "hello ", endStream: false);
+        await client.SendDataAsync(1, "world", endStream: true);
+        TestResponse response = await client.ReadResponseAsync(1);
+
+        Assert.Equal("11:hello world", response.BodyText);
+    }
+
+    [Fact]
+    public async Task ResponseTrailersFollowTheBody()
+    {
+        await using var client = await Http2TestClient.ConnectAsync(async context =>
+        {
+            context.Response.DeclareTrailer("grpc-status");
+            await context.Response.WriteAsync("payload");
+            context.Response.AppendTrailer("grpc-status", "0");
+        });
+
+        await client.SendGetAsync(1);
+        TestResponse response = await client.ReadResponseAsync(1);
+
+        Assert.Equal("payload", response.BodyText);
+        Assert.NotNull(response.Trailers);
+        Assert.Contains(new KeyValuePair<string, string>("grpc-status", "0"), response.Trailers!);
+    }
+
+    [Fact]
+    public async Task RequestTrailersAreAvailableAfterTheBody()
+    {
+        await using var client = await Http2TestClient.ConnectAsync(async context =>
+        {
+            await new StreamReader(context.Request.Body).ReadToEndAsync();
+            await context.Response.WriteAsync(context.Request.GetTrailer("x-checksum").ToString());
+        });
+
+        await client.SendPostAsync(1);
+        await client.SendDataAsync(1, "abc", endStream: false);
+        await client.SendHeadersAsync(1, [new("x-checksum", "42")], endStream: true);
+        TestResponse response = await client.ReadResponseAsync(1);
+
+        Assert.Equal("42", response.BodyText);
+    }
+
+    [Fact]
+    public async Task HeadResponseHasNoBody()
+    {
+        await using var client = await Http2TestClient.ConnectAsync(context =>
+        {
+            context.Response.ContentLength = 5;
+            return context.Response.WriteAsync("hello");
+        });
+
+        await client.SendHeadersAsync(1, Http2TestClient.RequestHeaders("HEAD", "/"), endStream: true);
+        TestResponse response = await client.ReadResponseAsync(1);
+
+        Assert.Equal("200", response.Status);
+        Assert.Equal("5", response.Header("content-length"));
+        Assert.Empty(response.Body);
+    }
+
+    [Fact]
+    public async Task ExceptionBeforeTheResponseStartsBecomesA500()
+    {
+        await using var client = await Http2TestClient.ConnectAsync(_ => throw new InvalidOperationException("boom"));
+
+        await client.SendGetAsync(1);
+        TestResponse response = await client.ReadResponseAsync(1);
+
+        Assert.Equal("500", response.Status);
+        Assert.Empty(response.Body);
+    }
+
+    [Fact]
+    public async Task ExceptionAfterTheResponseStartedResetsTheStream()
+    {
+        await using var client = await Http2TestClient.ConnectAsync(async context =>
+        {
+            await context.Response.WriteAsync("partial");
+            await context.Response.Body.FlushAsync();
+            throw new InvalidOperationException("boom");
+        });
+
+        await client.SendGetAsync(1);
+
+        // Whether the flushed part goes out first is a race the handler's crash may win; the stream must never end cleanly.
+        ReceivedFrame frame;
+        do
+        {
+            frame = await client.ReadFrameAsync();
+            Assert.False(frame.EndStream, "the failed response must not end normally");
+        }
+        while (frame.Type != Http2FrameType.RstStream);
+
+        Assert.Equal(1, frame.StreamId);
+        Assert.Equal(Http2ErrorCode.InternalError, frame.ErrorCode);
+    }
+
+    [Fact]
+    public async Task ApplicationResetUsesItsErrorCode()
+    {
+        await using var client = await Http2TestClient.ConnectAsync(context =>
+        {
+            context.Features.Get<IHttpResetFeature>()!.Reset((int)Http2ErrorCode.EnhanceYourCalm);
+            return Task.CompletedTask;
+        });
+
+        await client.SendGetAsync(1);
+        await client.ExpectRstStreamAsync(1, Http2ErrorCode.EnhanceYourCalm);
+    }
+
+    [Fact]
+    public async Task ContentLengthShorterThanTheBodyIsAStreamProtocolError()
+    {
+        await using var client = await Http2TestClient.ConnectAsync(async context =>
+        {
+            await new StreamReader(context.Request.Body).ReadToEndAsync();
+        });
+
+        await client.SendPostAsync(1, "/", ("content-length", "2"));
+        await client.SendDataAsync(1, "abc", endStream: true);
+        await client.ExpectRstStreamAsync(1, Http2ErrorCode.ProtocolError);
+    }
+
+    [Fact]
+    public async Task ContentLengthLongerThanTheBodyIsAStreamProtocolError()
+    {
+        await using var client = await Http2TestClient.ConnectAsync(async context =>
+        {
+            await new StreamReader(context.Request.Body).ReadToEndAsync();
+        });
+
+        await client.SendPostAsync(1, "/", ("content-length", "10"));
+        await client.SendDataAsync(1, "abc", endStream: true);
+        await client.ExpectRstStreamAsync(1, Http2ErrorCode.ProtocolError);
+    }
+
+    [Fact]
+    public async Task ManyConcurrentStreamsAllComplete()
+    {
+        await using var client = await Http2TestClient.ConnectAsync(async context =>
+        {
+            await Task.Yield();
+            await context.Response.WriteAsync(context.Request.Path.Value!);
+        });
+
+        var streamIds = Enumerable.Range(0, 50).Select(i => 1 + (2 * i)).ToArray();
+        foreach (int id in streamIds)
+        {
+            await client.SendGetAsync(id, $"/s{id}");
+        }
+
+        var bodies = new Dictionary<int, StringBuilder>();
+        var ended = new HashSet<int>();
+        while (ended.Count < streamIds.Length)
+        {
+            ReceivedFrame frame = await client.ReadFrameAsync();
+            if (frame.Type == Http2FrameType.Data)
+            {
+                (bodies.TryGetValue(frame.StreamId, out var b) ? b : bodies[frame.StreamId] = new StringBuilder()).Append(Encoding.UTF8.GetString(frame.Payload));
+            }
+            else if (frame.Type == Http2FrameType.Headers)
+            {
+                client.DecodeHeaders(frame);
+            }
+
+            if (frame.EndStream)
+            {
+                ended.Add(frame.StreamId);
+            }
+        }
+
+        foreach (int id in streamIds)
+        {
+            Assert.Equal($"/s{id}", bodies[id].ToString());
+        }
+    }
+
+    [Fact]
+    public async Task ClientResetFiresRequestAborted()
+    {
+        var aborted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var client = await Http2TestClient.ConnectAsync(async context =>
+        {
+            context.RequestAborted.Register(() => aborted.TrySetResult());
+            started.SetResult();
+            await aborted.Task;
+        });
+
+        await client.SendGetAsync(1);
+        await started.Task.WaitAsync(Http2TestClient.DefaultTimeout);
+        await client.SendRstStreamAsync(1, Http2ErrorCode.Cancel);
+        await aborted.Task.WaitAsync(Http2TestClient.DefaultTimeout);
+    }
+
+    [Fact]
+    public async Task OversizedHeaderListIsAnsweredWith431()
+    {
+        bool handlerRan = false;
+        await using var client = await Http2TestClient.ConnectAsync(
+            _ =>
+            {
+                handlerRan = true;
+                return Task.CompletedTask;
+            },
+            o => o.MaxRequestHeaderFieldSize = 2048);
+
+        client.MaxFrameSize = 16_384;
+        await client.SendGetAsync(1, "/", true, ("x-big", new string('a', 4000)));
+        TestResponse response = await client.ReadResponseAsync(1);
+
+        Assert.Equal("431", response.Status);
+        Assert.False(handlerRan);
+
+        await client.SendGetAsync(3, "/");
+        Assert.Equal("200", (await client.ReadResponseAsync(3)).Status);
+    }
+}
