@@ -7,8 +7,8 @@ namespace H2Middleware.Tests.EndToEnd;
 /// A gRPC service written without protobuf code generation: UTF-8 string messages and a hand-made binder,
 /// so the test exercises exactly the gRPC framing, trailers, deadlines and cancellation over our HTTP/2.
 /// </summary>
-[BindServiceMethod(typeof(GrpcEchoService), nameof(BindService))]
-public sealed class GrpcEchoService
+[BindServiceMethod(typeof(GrpcEchoServiceBase), nameof(BindService))]
+public abstract class GrpcEchoServiceBase
 {
     private const string ServiceName = "h2middleware.test.Echo";
 
@@ -20,9 +20,7 @@ public sealed class GrpcEchoService
     public static readonly Method<string, string> DuplexMethod = new(MethodType.DuplexStreaming, ServiceName, nameof(Duplex), Utf8, Utf8);
     public static readonly Method<string, string> WaitMethod = new(MethodType.Unary, ServiceName, nameof(Wait), Utf8, Utf8);
 
-    public static TaskCompletionSource WaitCancelled { get; set; } = new();
-
-    public static void BindService(ServiceBinderBase binder, GrpcEchoService? service)
+    public static void BindService(ServiceBinderBase binder, GrpcEchoServiceBase? service)
     {
         binder.AddMethod(UnaryMethod, service is null ? null : service.Unary);
         binder.AddMethod(ServerStreamMethod, service is null ? null : service.ServerStream);
@@ -31,9 +29,25 @@ public sealed class GrpcEchoService
         binder.AddMethod(WaitMethod, service is null ? null : service.Wait);
     }
 
-    public Task<string> Unary(string request, ServerCallContext context) => Task.FromResult("echo:" + request);
+    public abstract Task<string> Unary(string request, ServerCallContext context);
 
-    public async Task ServerStream(string request, IServerStreamWriter<string> responses, ServerCallContext context)
+    public abstract Task ServerStream(string request, IServerStreamWriter<string> responses, ServerCallContext context);
+
+    public abstract Task<string> ClientStream(IAsyncStreamReader<string> requests, ServerCallContext context);
+
+    public abstract Task Duplex(IAsyncStreamReader<string> requests, IServerStreamWriter<string> responses, ServerCallContext context);
+
+    public abstract Task<string> Wait(string request, ServerCallContext context);
+}
+
+/// <summary>The implementation: Grpc.AspNetCore binds the methods a derived class declares.</summary>
+public sealed class GrpcEchoService : GrpcEchoServiceBase
+{
+    public static TaskCompletionSource WaitCancelled { get; set; } = new();
+
+    public override Task<string> Unary(string request, ServerCallContext context) => Task.FromResult("echo:" + request);
+
+    public override async Task ServerStream(string request, IServerStreamWriter<string> responses, ServerCallContext context)
     {
         int count = int.Parse(request);
         for (int i = 0; i < count; i++)
@@ -42,7 +56,7 @@ public sealed class GrpcEchoService
         }
     }
 
-    public async Task<string> ClientStream(IAsyncStreamReader<string> requests, ServerCallContext context)
+    public override async Task<string> ClientStream(IAsyncStreamReader<string> requests, ServerCallContext context)
     {
         var all = new List<string>();
         await foreach (string message in requests.ReadAllAsync())
@@ -53,7 +67,7 @@ public sealed class GrpcEchoService
         return string.Join(",", all);
     }
 
-    public async Task Duplex(IAsyncStreamReader<string> requests, IServerStreamWriter<string> responses, ServerCallContext context)
+    public override async Task Duplex(IAsyncStreamReader<string> requests, IServerStreamWriter<string> responses, ServerCallContext context)
     {
         await foreach (string message in requests.ReadAllAsync())
         {
@@ -61,7 +75,7 @@ public sealed class GrpcEchoService
         }
     }
 
-    public async Task<string> Wait(string request, ServerCallContext context)
+    public override async Task<string> Wait(string request, ServerCallContext context)
     {
         try
         {

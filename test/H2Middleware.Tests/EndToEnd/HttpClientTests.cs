@@ -13,8 +13,12 @@ public class HttpClientTests
         app.MapGet("/hello", (HttpContext context) => KestrelTestHost.ServedByEngine(context) ? "hello from the engine" : "hello from Kestrel");
         app.MapPost("/echo", async (HttpContext context) =>
         {
+            // Read the whole body first: HttpClient sends all of a request before it reads the response.
+            var body = new MemoryStream();
+            await context.Request.Body.CopyToAsync(body);
             context.Response.ContentType = "application/octet-stream";
-            await context.Request.Body.CopyToAsync(context.Response.Body);
+            context.Response.ContentLength = body.Length;
+            await context.Response.Body.WriteAsync(body.GetBuffer().AsMemory(0, (int)body.Length));
         });
         app.MapGet("/bytes/{count:int}", async (HttpContext context, int count) =>
         {
