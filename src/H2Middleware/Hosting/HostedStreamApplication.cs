@@ -14,6 +14,8 @@ internal sealed class HostedStreamApplication<TContext> : StreamApplication wher
 
     public HostedStreamApplication(IHttpApplication<TContext> application) => _application = application;
 
+    public override Http2Stream CreateStream(Http2Connection connection) => new HostedStream<TContext>(connection);
+
     public override async Task RunAsync(Http2Stream stream)
     {
         try

@@ -12,6 +12,7 @@ internal sealed partial class Http2Connection
     private const int RecentlyClosedCapacity = 64;
 
     private readonly Queue<Http2Stream> _streamsWaitingToRun = new();
+    private readonly Stack<Http2Stream> _streamPool = new();
     // The last streams to close, negated when we reset them: frames the peer sent before seeing our RST_STREAM are ignored (RFC 9113 §5.1).
     private readonly int[] _recentlyClosed = new int[RecentlyClosedCapacity];
     private int _recentlyClosedNext;
@@ -20,7 +21,12 @@ internal sealed partial class Http2Connection
 
     private Http2Stream OpenStream(int streamId)
     {
-        var stream = new Http2Stream(this, streamId, _peerInitialWindowSize, Options.InitialStreamWindowSize);
+        if (!_streamPool.TryPop(out Http2Stream? stream))
+        {
+            stream = Application.CreateStream(this);
+        }
+
+        stream.Initialize(streamId, _peerInitialWindowSize, Options.InitialStreamWindowSize);
         _streams.Add(streamId, stream);
         _openStreamCount++;
         _streamsServed++;
@@ -45,6 +51,7 @@ internal sealed partial class Http2Connection
             throw new Http2ConnectionException(Http2ErrorCode.EnhanceYourCalm, "too many streams waiting for a handler");
         }
 
+        stream.WaitingToRun = true;
         _streamsWaitingToRun.Enqueue(stream);
     }
 
@@ -59,7 +66,12 @@ internal sealed partial class Http2Connection
     {
         while (_runningApplications < Options.MaxStreamsPerConnection && _streamsWaitingToRun.TryDequeue(out Http2Stream? stream))
         {
-            if (!stream.IsClosed)
+            stream.WaitingToRun = false;
+            if (stream.IsClosed)
+            {
+                Recycle(stream);
+            }
+            else
             {
                 RunApplication(stream);
             }
@@ -275,7 +287,24 @@ internal sealed partial class Http2Connection
         CloseIfDrained();
     }
 
-    private void ForgetStream(Http2Stream stream) => _streams.Remove(stream.StreamId);
+    /// <summary>The stream is closed and no handler uses it: drop it from the table and, unless it still waits in the run queue, pool it.</summary>
+    private void ForgetStream(Http2Stream stream)
+    {
+        _streams.Remove(stream.StreamId);
+        if (!stream.WaitingToRun)
+        {
+            Recycle(stream);
+        }
+    }
+
+    private void Recycle(Http2Stream stream)
+    {
+        stream.Reset();
+        if (_streamPool.Count < Options.MaxStreamsPerConnection)
+        {
+            _streamPool.Push(stream);
+        }
+    }
 
     private void AbortAllStreams(Http2ErrorCode errorCode)
     {

@@ -430,7 +430,7 @@ internal sealed partial class Http2Connection
     /// HPACK-encodes a header or trailer block into the scratch buffer. Every field is validated first: once the
     /// encoder has touched its dynamic table the block must be sent, or the peer's decoder falls out of step.
     /// </summary>
-    private bool TryEncodeFields(Http2Stream stream, IHeaderDictionary fields, int statusCode)
+    private bool TryEncodeFields(Http2Stream stream, HeaderDictionary fields, int statusCode)
     {
         foreach (KeyValuePair<string, StringValues> field in fields)
         {

@@ -10,7 +10,7 @@ namespace H2Middleware.Streams;
 /// (no per-request allocations), features set by middleware live in a small list, and anything else falls
 /// back to the connection's features (TLS, endpoints), as under Kestrel.
 /// </summary>
-internal sealed partial class Http2Stream : IFeatureCollection
+internal partial class Http2Stream : IFeatureCollection
 {
     private readonly List<KeyValuePair<Type, object?>> _setFeatures = [];
     private int _featureRevision;

@@ -7,14 +7,15 @@ using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
 namespace H2Middleware.Streams;
 
 /// <summary>Lifetime and identity of the stream as the handler sees them: abort, reset, stream id, priority, sync IO.</summary>
-internal sealed partial class Http2Stream :
+internal partial class Http2Stream :
     IHttpRequestLifetimeFeature,
     IHttpResetFeature,
     IHttp2StreamIdFeature,
     IHttpBodyControlFeature,
     IHttp2StreamPriorityFeature
 {
-    private readonly CancellationTokenSource _requestAbortedSource = new();
+    private CancellationTokenSource _requestAbortedSource = new();
+    private bool _requestAbortScheduled;
     private CancellationToken? _requestAborted;
     private bool _allowSynchronousIO;
     private int _abortRequested;
@@ -55,6 +56,7 @@ internal sealed partial class Http2Stream :
     /// </summary>
     private void CancelRequestAborted()
     {
+        _requestAbortScheduled = true;
         ThreadPool.UnsafeQueueUserWorkItem(static source =>
         {
             try

@@ -6,7 +6,7 @@ using Microsoft.AspNetCore.Http.Features;
 namespace H2Middleware.Streams;
 
 /// <summary>The request side of the stream as ASP.NET Core sees it.</summary>
-internal sealed partial class Http2Stream :
+internal partial class Http2Stream :
     IHttpRequestFeature,
     IRequestBodyPipeFeature,
     IHttpRequestBodyDetectionFeature,

@@ -10,7 +10,7 @@ namespace H2Middleware.Streams;
 /// Receives the decoded request header block (and later the trailers) and checks it against RFC 9113 §8.2–8.3.
 /// A malformed request is remembered as a reason; the serve loop answers it with RST_STREAM(PROTOCOL_ERROR).
 /// </summary>
-internal sealed partial class Http2Stream : IHpackHeaderSink
+internal partial class Http2Stream : IHpackHeaderSink
 {
     [Flags]
     private enum PseudoHeaders : byte
@@ -67,7 +67,7 @@ internal sealed partial class Http2Stream : IHpackHeaderSink
 
         if (name[0] == (byte)':')
         {
-            OnPseudoHeader(name, value);
+            OnPseudoHeader(staticNameIndex, name, value);
             return;
         }
 
@@ -124,7 +124,7 @@ internal sealed partial class Http2Stream : IHpackHeaderSink
         Append(_requestHeaders, headerName, headerValue);
     }
 
-    private void OnPseudoHeader(ReadOnlySpan<byte> name, ReadOnlySpan<byte> value)
+    private void OnPseudoHeader(int staticNameIndex, ReadOnlySpan<byte> name, ReadOnlySpan<byte> value)
     {
         if (_decodingTrailers)
         {
@@ -138,15 +138,15 @@ internal sealed partial class Http2Stream : IHpackHeaderSink
             return;
         }
 
-        PseudoHeaders which = name switch
+        PseudoHeaders which = staticNameIndex switch
         {
-            _ when name.SequenceEqual(":method"u8) => PseudoHeaders.Method,
-            _ when name.SequenceEqual(":scheme"u8) => PseudoHeaders.Scheme,
-            _ when name.SequenceEqual(":authority"u8) => PseudoHeaders.Authority,
-            _ when name.SequenceEqual(":path"u8) => PseudoHeaders.Path,
-            _ when name.SequenceEqual(":protocol"u8) => PseudoHeaders.Protocol,
-            _ => PseudoHeaders.None,
+            1 => PseudoHeaders.Authority,
+            2 or 3 => PseudoHeaders.Method,
+            4 or 5 => PseudoHeaders.Path,
+            6 or 7 => PseudoHeaders.Scheme,
+            _ => IdentifyPseudoHeader(name),
         };
+
         if (which == PseudoHeaders.None)
         {
             _malformedReason = "unknown pseudo-header field";
@@ -169,7 +169,7 @@ internal sealed partial class Http2Stream : IHpackHeaderSink
                     return;
                 }
 
-                Method = HttpMethods.GetCanonicalizedValue(Encoding.ASCII.GetString(value));
+                Method = KnownMethod(value) ?? Encoding.ASCII.GetString(value);
                 break;
             case PseudoHeaders.Scheme:
                 Scheme = value.SequenceEqual("https"u8) ? "https" : value.SequenceEqual("http"u8) ? "http" : Encoding.ASCII.GetString(value);
@@ -185,6 +185,31 @@ internal sealed partial class Http2Stream : IHpackHeaderSink
                 break;
         }
     }
+
+    private static PseudoHeaders IdentifyPseudoHeader(ReadOnlySpan<byte> name) => name switch
+    {
+        _ when name.SequenceEqual(":method"u8) => PseudoHeaders.Method,
+        _ when name.SequenceEqual(":scheme"u8) => PseudoHeaders.Scheme,
+        _ when name.SequenceEqual(":authority"u8) => PseudoHeaders.Authority,
+        _ when name.SequenceEqual(":path"u8) => PseudoHeaders.Path,
+        _ when name.SequenceEqual(":protocol"u8) => PseudoHeaders.Protocol,
+        _ => PseudoHeaders.None,
+    };
+
+    /// <summary>The interned string of a standard method, so that comparisons by reference work and nothing is allocated.</summary>
+    private static string? KnownMethod(ReadOnlySpan<byte> method) => method switch
+    {
+        _ when method.SequenceEqual("GET"u8) => HttpMethods.Get,
+        _ when method.SequenceEqual("POST"u8) => HttpMethods.Post,
+        _ when method.SequenceEqual("PUT"u8) => HttpMethods.Put,
+        _ when method.SequenceEqual("DELETE"u8) => HttpMethods.Delete,
+        _ when method.SequenceEqual("HEAD"u8) => HttpMethods.Head,
+        _ when method.SequenceEqual("OPTIONS"u8) => HttpMethods.Options,
+        _ when method.SequenceEqual("PATCH"u8) => HttpMethods.Patch,
+        _ when method.SequenceEqual("CONNECT"u8) => HttpMethods.Connect,
+        _ when method.SequenceEqual("TRACE"u8) => HttpMethods.Trace,
+        _ => null,
+    };
 
     /// <summary>
     /// Called when the request header block is complete. Returns null for a well-formed request, else why it is malformed.

@@ -9,7 +9,7 @@ namespace H2Middleware.Streams;
 /// The response side as ASP.NET Core sees it. Runs on the handler's threads; the serve loop reads the status,
 /// headers and trailers only after the handler has frozen them (start, completion) and told it so by message.
 /// </summary>
-internal sealed partial class Http2Stream : IHttpResponseFeature, IHttpResponseBodyFeature, IHttpResponseTrailersFeature
+internal partial class Http2Stream : IHttpResponseFeature, IHttpResponseBodyFeature, IHttpResponseTrailersFeature
 {
     private readonly Pipe _responsePipe;
     private readonly ResponseBodyWriter _responseBodyWriter;
@@ -27,9 +27,9 @@ internal sealed partial class Http2Stream : IHttpResponseFeature, IHttpResponseB
 
     public int StatusCode => _statusCode;
 
-    public IHeaderDictionary ResponseHeaders => _responseHeaders;
+    public HeaderDictionary ResponseHeaders => _responseHeaders;
 
-    public IHeaderDictionary? ResponseTrailers => _responseTrailers;
+    public HeaderDictionary? ResponseTrailers => _responseTrailers;
 
     public bool HasResponseStarted => _responseStarted;
 

@@ -10,17 +10,14 @@ namespace H2Middleware.Streams;
 /// exposed to the application as an <see cref="Microsoft.AspNetCore.Http.Features.IFeatureCollection"/>.
 /// The two sides meet only through the request and response body pipes and the loop's messages.
 /// </summary>
-internal sealed partial class Http2Stream : IScheduledStream, IThreadPoolWorkItem
+internal partial class Http2Stream : IScheduledStream, IThreadPoolWorkItem
 {
     private readonly Http2Connection _connection;
 
-    public Http2Stream(Http2Connection connection, int streamId, int sendWindow, int receiveWindow)
+    /// <summary>Makes the reusable parts (pipes, body streams, header collections); <see cref="Initialize"/> starts each use.</summary>
+    public Http2Stream(Http2Connection connection)
     {
         _connection = connection;
-        StreamId = streamId;
-        SendWindow = sendWindow;
-        ReceiveWindow = receiveWindow;
-
         var memoryPool = connection.MemoryPool;
         _requestPipe = new Pipe(new PipeOptions(
             pool: memoryPool,
@@ -39,12 +36,9 @@ internal sealed partial class Http2Stream : IScheduledStream, IThreadPoolWorkIte
         _requestBodyStream = new RequestBodyStream(this, _requestBodyReader);
         _responseBodyWriter = new ResponseBodyWriter(this, _responsePipe.Writer);
         _responseBodyStream = new ResponseBodyStream(this, _responseBodyWriter);
-        _maxRequestBodySize = connection.Options.MaxRequestBodySize;
-        _allowSynchronousIO = connection.Options.AllowSynchronousIO;
-        InitializeConnectionFeature();
     }
 
-    public int StreamId { get; }
+    public int StreamId { get; private set; }
 
     public Http2Connection Connection => _connection;
 
@@ -87,6 +81,9 @@ internal sealed partial class Http2Stream : IScheduledStream, IThreadPoolWorkIte
     public bool ApplicationCompleted { get; set; }
 
     public bool ApplicationStarted { get; set; }
+
+    /// <summary>The stream waits in the connection's queue for a handler slot.</summary>
+    public bool WaitingToRun { get; set; }
 
     /// <summary>The stream is queued in the write scheduler.</summary>
     public bool IsScheduled { get; set; }

@@ -25,6 +25,14 @@ internal sealed class RequestBodyReader : PipeReader
 
     public bool HasStartedReading { get; private set; }
 
+    /// <summary>Readies the reader for the next stream that reuses it.</summary>
+    public void Reset()
+    {
+        _lastRead = default;
+        _completed = false;
+        HasStartedReading = false;
+    }
+
     public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
     {
         StartReading();
