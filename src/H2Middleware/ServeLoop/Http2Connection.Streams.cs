@@ -105,14 +105,6 @@ internal sealed partial class Http2Connection
             return;
         }
 
-        if (stream.MaxRequestBodySize is { } limit && stream.RequestBodyReceived > limit)
-        {
-            stream.FailRequestBody(new BadHttpRequestException($"Request body too large. The max request body size is {limit} bytes.", StatusCodes.Status413PayloadTooLarge));
-            StopReceivingBody(stream);
-            ReturnWindow(stream, (int)data.Length);
-            return;
-        }
-
         PipeWriter body = stream.RequestBodyWriter;
         foreach (ReadOnlyMemory<byte> segment in data)
         {

@@ -180,7 +180,4 @@ internal partial class Http2Stream :
         _requestBodyComplete = true;
         _requestPipe.Writer.Complete();
     }
-
-    /// <summary>Called on the serve loop to fail the handler's body reads (Content-Length mismatch, size limit).</summary>
-    public void FailRequestBody(Exception error) => _requestPipe.Writer.Complete(error);
 }

@@ -8,13 +8,16 @@ namespace H2Middleware.Streams;
 
 /// <summary>
 /// The handler's view of the request body. Every byte the handler consumes is reported to the serve loop,
-/// which gives the flow-control window back to the client (the seed's <c>noteBodyRead</c>).
+/// which gives the flow-control window back to the client (the seed's <c>noteBodyRead</c>). The body size limit is
+/// enforced here, as the handler reads, because the handler may change it until its first read; what is buffered
+/// before then is bounded by the stream's flow-control window.
 /// </summary>
 internal sealed class RequestBodyReader : PipeReader
 {
     private readonly Http2Stream _stream;
     private readonly PipeReader _inner;
     private ReadOnlySequence<byte> _lastRead;
+    private long _consumed;
     private bool _completed;
 
     public RequestBodyReader(Http2Stream stream, PipeReader inner)
@@ -29,6 +32,7 @@ internal sealed class RequestBodyReader : PipeReader
     public void Reset()
     {
         _lastRead = default;
+        _consumed = 0;
         _completed = false;
         HasStartedReading = false;
     }
@@ -39,28 +43,37 @@ internal sealed class RequestBodyReader : PipeReader
         ValueTask<ReadResult> read = _inner.ReadAsync(cancellationToken);
         if (read.IsCompletedSuccessfully)
         {
-            ReadResult result = read.Result;
-            _lastRead = result.Buffer;
-            return new ValueTask<ReadResult>(result);
+            return new ValueTask<ReadResult>(OnRead(read.Result));
         }
 
         return AwaitReadAsync(read);
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<ReadResult> AwaitReadAsync(ValueTask<ReadResult> read)
+    private async ValueTask<ReadResult> AwaitReadAsync(ValueTask<ReadResult> read) => OnRead(await read);
+
+    private ReadResult OnRead(ReadResult result)
     {
-        ReadResult result = await read;
         _lastRead = result.Buffer;
+        if (_stream.MaxRequestBodySize is { } limit && _consumed + result.Buffer.Length > limit)
+        {
+            _inner.AdvanceTo(result.Buffer.Start);
+            _lastRead = default;
+            throw TooLarge(limit);
+        }
+
         return result;
     }
+
+    private static BadHttpRequestException TooLarge(long limit) =>
+        new($"Request body too large. The max request body size is {limit} bytes.", StatusCodes.Status413PayloadTooLarge);
 
     public override bool TryRead(out ReadResult result)
     {
         StartReading();
         if (_inner.TryRead(out result))
         {
-            _lastRead = result.Buffer;
+            result = OnRead(result);
             return true;
         }
 
@@ -73,6 +86,7 @@ internal sealed class RequestBodyReader : PipeReader
     {
         long consumedBytes = _lastRead.Slice(_lastRead.Start, consumed).Length;
         _lastRead = default;
+        _consumed += consumedBytes;
         _inner.AdvanceTo(consumed, examined);
         if (consumedBytes > 0)
         {
@@ -107,7 +121,7 @@ internal sealed class RequestBodyReader : PipeReader
         HasStartedReading = true;
         if (_stream.DeclaredContentLength is { } declared && _stream.MaxRequestBodySize is { } limit && declared > limit)
         {
-            throw new BadHttpRequestException($"Request body too large. The max request body size is {limit} bytes.", StatusCodes.Status413PayloadTooLarge);
+            throw TooLarge(limit);
         }
     }
 }

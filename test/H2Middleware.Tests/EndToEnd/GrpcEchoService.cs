@@ -43,6 +43,8 @@ public abstract class GrpcEchoServiceBase
 /// <summary>The implementation: Grpc.AspNetCore binds the methods a derived class declares.</summary>
 public sealed class GrpcEchoService : GrpcEchoServiceBase
 {
+    public static TaskCompletionSource WaitStarted { get; set; } = new();
+
     public static TaskCompletionSource WaitCancelled { get; set; } = new();
 
     public override Task<string> Unary(string request, ServerCallContext context) => Task.FromResult("echo:" + request);
@@ -77,6 +79,7 @@ public sealed class GrpcEchoService : GrpcEchoServiceBase
 
     public override async Task<string> Wait(string request, ServerCallContext context)
     {
+        WaitStarted.TrySetResult();
         try
         {
             await Task.Delay(Timeout.Infinite, context.CancellationToken);

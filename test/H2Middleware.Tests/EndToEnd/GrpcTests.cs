@@ -86,7 +86,7 @@ public class GrpcTests : IAsyncLifetime
     {
         GrpcEchoService.WaitCancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var error = await Assert.ThrowsAsync<RpcException>(async () =>
-            await Invoker.AsyncUnaryCall(GrpcEchoService.WaitMethod, null, new CallOptions(deadline: DateTime.UtcNow.AddMilliseconds(300)), "x"));
+            await Invoker.AsyncUnaryCall(GrpcEchoService.WaitMethod, null, new CallOptions(deadline: DateTime.UtcNow.AddSeconds(2)), "x"));
 
         Assert.Equal(StatusCode.DeadlineExceeded, error.StatusCode);
         await GrpcEchoService.WaitCancelled.Task.WaitAsync(TimeSpan.FromSeconds(10));
@@ -95,10 +95,13 @@ public class GrpcTests : IAsyncLifetime
     [Fact]
     public async Task Cancellation()
     {
+        GrpcEchoService.WaitStarted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         GrpcEchoService.WaitCancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
-        var error = await Assert.ThrowsAsync<RpcException>(async () =>
-            await Invoker.AsyncUnaryCall(GrpcEchoService.WaitMethod, null, new CallOptions(cancellationToken: cancel.Token), "x"));
+        using var cancel = new CancellationTokenSource();
+        using AsyncUnaryCall<string> call = Invoker.AsyncUnaryCall(GrpcEchoService.WaitMethod, null, new CallOptions(cancellationToken: cancel.Token), "x");
+        await GrpcEchoService.WaitStarted.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        cancel.Cancel();
+        var error = await Assert.ThrowsAsync<RpcException>(async () => await call);
 
         Assert.Equal(StatusCode.Cancelled, error.StatusCode);
         await GrpcEchoService.WaitCancelled.Task.WaitAsync(TimeSpan.FromSeconds(10));
