@@ -10,7 +10,7 @@ namespace H2Middleware.Hpack;
 /// </summary>
 internal sealed class HpackDecoder
 {
-    private readonly int _maxAdvertisedTableSize;
+    private int _maxAdvertisedTableSize;
     private readonly int _maxHeaderListSize;
     private readonly int _maxStringLength;
     private readonly HpackDynamicTable _table;
@@ -26,7 +26,18 @@ internal sealed class HpackDecoder
         _maxAdvertisedTableSize = maxDynamicTableSize;
         _maxHeaderListSize = maxHeaderListSize;
         _maxStringLength = maxStringLength;
-        _table = new HpackDynamicTable(maxDynamicTableSize);
+
+        // The table starts at the protocol's initial size; the encoder moves it (within our limit) with size updates (§4.2).
+        _table = new HpackDynamicTable(Math.Min(maxDynamicTableSize, InitialTableSize));
+    }
+
+    private const int InitialTableSize = 4096;
+
+    /// <summary>The SETTINGS_HEADER_TABLE_SIZE we advertise, once the peer has acknowledged it: the ceiling for size updates.</summary>
+    public int MaxAllowedTableSize
+    {
+        get => _maxAdvertisedTableSize;
+        set => _maxAdvertisedTableSize = value;
     }
 
     public int DynamicTableSize => _table.Size;
