@@ -1,0 +1,43 @@
+using System.Text;
+using H2Middleware.Hpack;
+
+namespace H2Middleware.Tests.Hpack;
+
+public class HeaderStringCacheTests
+{
+    [Fact]
+    public void StaticNamesAreTheTablesStrings()
+    {
+        var cache = new HeaderStringCache();
+        Assert.Same(HpackStaticTable.Name(58), cache.GetName(58, "user-agent"u8));
+    }
+
+    [Fact]
+    public void OtherNamesAreRememberedPerConnection()
+    {
+        var cache = new HeaderStringCache();
+        string first = cache.GetName(0, "x-my-header"u8);
+        Assert.Equal("x-my-header", first);
+        Assert.Same(first, cache.GetName(0, "x-my-header"u8));
+        Assert.Same(cache.GetName(0, "grpc-timeout"u8), cache.GetName(0, "grpc-timeout"u8));
+    }
+
+    [Fact]
+    public void ARepeatedValueIsTheSameStringAndAChangedOneIsNew()
+    {
+        var cache = new HeaderStringCache();
+        string first = cache.GetValue("user-agent", "curl/8.0"u8);
+        Assert.Same(first, cache.GetValue("user-agent", "curl/8.0"u8));
+
+        string changed = cache.GetValue("user-agent", "curl/8.1"u8);
+        Assert.Equal("curl/8.1", changed);
+        Assert.NotSame(first, changed);
+    }
+
+    [Fact]
+    public void NonAsciiValuesDecodeAsLatin1()
+    {
+        var cache = new HeaderStringCache();
+        Assert.Equal("caf\u00e9", cache.GetValue("x-a", Encoding.Latin1.GetBytes("caf\u00e9")));
+    }
+}
