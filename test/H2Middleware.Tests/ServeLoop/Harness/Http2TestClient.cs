@@ -6,6 +6,7 @@ using H2Middleware.Hosting;
 using H2Middleware.Hpack;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace H2Middleware.Tests.ServeLoop.Harness;
@@ -26,7 +27,7 @@ internal sealed class Http2TestClient : IAsyncDisposable
     private readonly List<byte> _received = [];
     private bool _inputCompleted;
 
-    private Http2TestClient(RequestDelegate handler, Http2ServeLoopOptions options, bool endpointAllowsHttp1, bool alpnH2)
+    private Http2TestClient(RequestDelegate handler, Http2ServeLoopOptions options, bool endpointAllowsHttp1, bool alpnH2, ILoggerFactory loggerFactory)
     {
         Connection = new InMemoryConnectionContext(new DuplexPipe(_toServer.Reader, _toClient.Writer), alpnH2);
         var application = new HostedStreamApplication<HttpContext>(new DelegateApplication(handler));
@@ -39,7 +40,7 @@ internal sealed class Http2TestClient : IAsyncDisposable
             options,
             application,
             endpointAllowsHttp1,
-            NullLoggerFactory.Instance);
+            loggerFactory);
         _serverTask = Task.Run(async () =>
         {
             try
@@ -63,11 +64,16 @@ internal sealed class Http2TestClient : IAsyncDisposable
     public int MaxFrameSize { get; set; } = Http2Limits.DefaultMaxFrameSize;
 
     /// <param name="alpnH2">Make the connection look like TLS with ALPN h2 (no cleartext preface sniffing).</param>
-    public static Http2TestClient Start(RequestDelegate handler, Action<Http2ServeLoopOptions>? configure = null, bool endpointAllowsHttp1 = true, bool alpnH2 = false)
+    public static Http2TestClient Start(
+        RequestDelegate handler,
+        Action<Http2ServeLoopOptions>? configure = null,
+        bool endpointAllowsHttp1 = true,
+        bool alpnH2 = false,
+        ILoggerFactory? loggerFactory = null)
     {
         var options = new Http2ServeLoopOptions();
         configure?.Invoke(options);
-        return new Http2TestClient(handler, options, endpointAllowsHttp1, alpnH2);
+        return new Http2TestClient(handler, options, endpointAllowsHttp1, alpnH2, loggerFactory ?? NullLoggerFactory.Instance);
     }
 
     /// <summary>Starts a client and completes the connection handshake (preface, SETTINGS both ways, acks).</summary>

@@ -1,0 +1,85 @@
+using H2Middleware.Frames;
+using H2Middleware.Tests.ServeLoop.Harness;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
+namespace H2Middleware.Tests.ServeLoop;
+
+/// <summary>Published HTTP/2 attacks meet a bounded answer, and what happens is logged with stable event ids.</summary>
+public class HardeningTests
+{
+    [Fact]
+    public async Task RapidResetCannotRunMoreHandlersThanTheStreamLimit()
+    {
+        int running = 0;
+        int maxRunning = 0;
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var client = await Http2TestClient.ConnectAsync(
+            async context =>
+            {
+                int now = Interlocked.Increment(ref running);
+                InterlockedMax(ref maxRunning, now);
+                await release.Task;
+                Interlocked.Decrement(ref running);
+            },
+            o => o.MaxStreamsPerConnection = 4);
+
+        // CVE-2023-44487: open and reset at once, again and again. Handlers that ignore the reset keep their slot.
+        for (int id = 1; id < 2 * 40; id += 2)
+        {
+            await client.SendGetAsync(id);
+            await client.SendRstStreamAsync(id, Http2ErrorCode.Cancel);
+        }
+
+        ReceivedFrame goAway = await client.ExpectGoAwayAsync(Http2ErrorCode.EnhanceYourCalm);
+        Assert.True(goAway.LastStreamId > 0);
+        Assert.True(Volatile.Read(ref maxRunning) <= 4, $"{maxRunning} handlers ran at once");
+        release.SetResult();
+    }
+
+    [Fact]
+    public async Task AFloodOfEmptyDataFramesEndsTheConnection()
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var client = await Http2TestClient.ConnectAsync(async context => await release.Task);
+        await client.SendPostAsync(1);
+        for (int i = 0; i < 200; i++)
+        {
+            await client.SendDataAsync(1, [], endStream: false);
+        }
+
+        await client.ExpectGoAwayAsync(Http2ErrorCode.EnhanceYourCalm);
+        release.SetResult();
+    }
+
+    [Fact]
+    public async Task ProtocolErrorsAndResetsAreLoggedWithEventIds()
+    {
+        var logs = new CapturingLoggerProvider();
+        using var factory = LoggerFactory.Create(builder => builder.AddProvider(logs).SetMinimumLevel(LogLevel.Trace));
+        await using var client = Http2TestClient.Start(context => context.Response.WriteAsync("x"), loggerFactory: factory);
+        await client.HandshakeAsync();
+        await client.SendRawHeadersAsync(1, [new(":method", "GET"), new(":path", "/")], endStream: true);
+        await client.ExpectRstStreamAsync(1, Http2ErrorCode.ProtocolError);
+        await client.SendGetAsync(2);
+        await client.ExpectGoAwayAsync(Http2ErrorCode.ProtocolError);
+        await client.ExpectConnectionClosedAsync();
+
+        Assert.All(logs.Entries, entry => Assert.Equal("H2Middleware", entry.Category));
+        Assert.Contains(logs.Entries, e => e.EventId.Id == 1 && e.EventId.Name == "ConnectionStarted");
+        Assert.Contains(logs.Entries, e => e.EventId.Id == 5 && e.Message.Contains("missing :method, :scheme or :path"));
+        Assert.Contains(logs.Entries, e => e.EventId.Id == 3 && e.Message.Contains("ProtocolError"));
+        Assert.Contains(logs.Entries, e => e.EventId.Id == 7 && e.Message.Contains("odd"));
+        Assert.Contains(logs.Entries, e => e.EventId.Id == 9 && e.Level == LogLevel.Trace && e.Message.Contains("Headers"));
+        Assert.Contains(logs.Entries, e => e.EventId.Id == 10 && e.Message.Contains("RstStream"));
+        Assert.Contains(logs.Entries, e => e.EventId.Id == 2);
+    }
+
+    private static void InterlockedMax(ref int target, int value)
+    {
+        int current;
+        while ((current = Volatile.Read(ref target)) < value && Interlocked.CompareExchange(ref target, value, current) != current)
+        {
+        }
+    }
+}
