@@ -88,20 +88,55 @@ internal sealed class HpackDecoder
             return;
         }
 
-        bool truncated = _pendingLength != 0;
+        int truncatedLength = _pendingLength;
         bool tooLarge = _headerListSize > _maxHeaderListSize;
         _pendingLength = 0;
         _headerListSize = 0;
         _atBlockStart = true;
-        if (truncated)
+        if (truncatedLength != 0)
         {
-            throw new HpackDecodingException(HpackDecodingError.TruncatedHeaderBlock, "the header block ends inside a representation");
+            HpackDecodingError error = ClassifyTruncation(_pending.AsSpan(0, truncatedLength));
+            throw new HpackDecodingException(error, error == HpackDecodingError.TruncatedInteger
+                ? "the header block ends inside an integer"
+                : "the header block ends inside a string literal");
         }
 
         if (tooLarge)
         {
             throw new HpackDecodingException(HpackDecodingError.HeaderListTooLarge, "the header list is larger than SETTINGS_MAX_HEADER_LIST_SIZE");
         }
+    }
+
+    /// <summary>Where an incomplete representation at the end of a block stops: in one of its integers or in a string.</summary>
+    private static HpackDecodingError ClassifyTruncation(ReadOnlySpan<byte> rest)
+    {
+        byte first = rest[0];
+        bool literal = (first & 0x80) == 0 && (first & 0xE0) != 0x20;
+        int prefixBits = (first & 0x80) != 0 ? 7 : (first & 0xE0) == 0x20 ? 5 : (first & 0xC0) == 0x40 ? 6 : 4;
+        if (!HpackInteger.TryDecode(rest, prefixBits, out int nameIndex, out int position) || !literal)
+        {
+            return HpackDecodingError.TruncatedInteger;
+        }
+
+        if (nameIndex == 0 && !SkipString(rest, ref position, out HpackDecodingError nameError))
+        {
+            return nameError;
+        }
+
+        return SkipString(rest, ref position, out HpackDecodingError valueError) ? HpackDecodingError.TruncatedString : valueError;
+    }
+
+    private static bool SkipString(ReadOnlySpan<byte> source, ref int position, out HpackDecodingError truncation)
+    {
+        if (position >= source.Length || !HpackInteger.TryDecode(source[position..], 7, out int length, out int used))
+        {
+            truncation = HpackDecodingError.TruncatedInteger;
+            return false;
+        }
+
+        truncation = HpackDecodingError.TruncatedString;
+        position += used + length;
+        return position <= source.Length;
     }
 
     private void KeepPending(ReadOnlySpan<byte> rest)

@@ -3,13 +3,13 @@ namespace H2Middleware.Hpack;
 /// <summary>Why a header block could not be decoded (RFC 7541).</summary>
 internal enum HpackDecodingError
 {
-    /// <summary>The block ended inside an integer (§5.1).</summary>
+    /// <summary>The block's last fragment ended inside an integer (§5.1): an index, a size or a string length.</summary>
     TruncatedInteger,
 
     /// <summary>An integer does not fit in 31 bits, or uses too many continuation octets (§5.1, §7.1.3 of RFC 7541 on integer overflow).</summary>
     IntegerOverflow,
 
-    /// <summary>The block ended inside a string literal (§5.2).</summary>
+    /// <summary>The block's last fragment ended inside a string literal (§5.2).</summary>
     TruncatedString,
 
     /// <summary>A string literal is longer than the decoder accepts.</summary>
@@ -26,9 +26,6 @@ internal enum HpackDecodingError
 
     /// <summary>A dynamic table size update after a field representation (§4.2).</summary>
     TableSizeUpdateNotAtBlockStart,
-
-    /// <summary>The last fragment of the block ended inside a representation.</summary>
-    TruncatedHeaderBlock,
 
     /// <summary>The decoded list exceeds the limit (RFC 9113 §6.5.2); the block was fully decoded, the table is in step.</summary>
     HeaderListTooLarge,

@@ -8,11 +8,14 @@ public class HpackMalformedInputTests
 {
     public static TheoryData<string, string, string> MalformedBlocks => new()
     {
-        { "integer cut off after its prefix", "ff", nameof(HpackDecodingError.TruncatedHeaderBlock) },
-        { "integer cut off mid continuation", "ff80", nameof(HpackDecodingError.TruncatedHeaderBlock) },
+        { "integer cut off after its prefix", "ff", nameof(HpackDecodingError.TruncatedInteger) },
+        { "integer cut off mid continuation", "ff80", nameof(HpackDecodingError.TruncatedInteger) },
+        { "string length cut off", "407f", nameof(HpackDecodingError.TruncatedInteger) },
+        { "literal with no value length", "4001 61", nameof(HpackDecodingError.TruncatedInteger) },
         { "integer above 2^31-1", "ffffffffff0f", nameof(HpackDecodingError.IntegerOverflow) },
         { "integer with too many continuation octets", "ff808080808000", nameof(HpackDecodingError.IntegerOverflow) },
-        { "string shorter than its length", "400a6375", nameof(HpackDecodingError.TruncatedHeaderBlock) },
+        { "name shorter than its length", "400a6375", nameof(HpackDecodingError.TruncatedString) },
+        { "value shorter than its length", "0001 6103 6162", nameof(HpackDecodingError.TruncatedString) },
         { "index 0", "80", nameof(HpackDecodingError.InvalidIndex) },
         { "index past the static table on an empty dynamic table", "be", nameof(HpackDecodingError.InvalidIndex) },
         { "literal name index past the tables", "7f0001", nameof(HpackDecodingError.InvalidIndex) },
@@ -73,6 +76,6 @@ public class HpackMalformedInputTests
         var decoder = new HpackDecoder();
         decoder.Decode(Hex("4003 6162"), endHeaders: false, new RecordingSink());
         var error = Assert.Throws<HpackDecodingException>(() => decoder.Decode([], endHeaders: true, new RecordingSink()));
-        Assert.Equal(HpackDecodingError.TruncatedHeaderBlock, error.Error);
+        Assert.Equal(HpackDecodingError.TruncatedString, error.Error);
     }
 }
