@@ -191,4 +191,43 @@ public class FlowControlTests
         TestResponse response = await client.ReadResponseAsync(1);
         Assert.Equal(total.ToString(), response.BodyText);
     }
+
+    [Fact]
+    public async Task AHandlerThatOutrunsTheClientWaitsWithBoundedBuffering()
+    {
+        long written = 0;
+        var finished = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var client = Http2TestClient.Start(
+            async context =>
+            {
+                var chunk = new byte[4096];
+                for (int i = 0; i < 256; i++)
+                {
+                    await context.Response.Body.WriteAsync(chunk);
+                    Interlocked.Add(ref written, chunk.Length);
+                }
+
+                finished.SetResult();
+            },
+            o => o.MaxResponseBufferSizePerStream = 32 * 1024);
+
+        // The client grants no stream window: nothing can be sent, so the handler must stall near the buffer limit.
+        await client.HandshakeAsync(new Http2Setting(Http2SettingsParameter.InitialWindowSize, 0));
+        await client.SendGetAsync(1);
+        await client.ExpectAsync(Http2FrameType.Headers, 1);
+        await Task.Delay(300);
+        Assert.False(finished.Task.IsCompleted);
+        Assert.InRange(Interlocked.Read(ref written), 4096, 64 * 1024);
+
+        await client.SendWindowUpdateAsync(0, 2 * 1024 * 1024);
+        await client.SendWindowUpdateAsync(1, 2 * 1024 * 1024);
+        long received = 0;
+        while (received < 256 * 4096)
+        {
+            received += (await client.ExpectAsync(Http2FrameType.Data, 1)).Payload.Length;
+        }
+
+        await finished.Task.WaitAsync(Http2TestClient.DefaultTimeout);
+        Assert.Equal(256 * 4096, received);
+    }
 }
