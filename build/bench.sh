@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Throughput of H2Middleware against Kestrel's own HTTP/2, same process, same routes, cleartext h2 (prior knowledge).
 # The server is pinned to CPU 0 and h2load to CPU 1; rounds alternate between the two endpoints.
-# Usage: build/bench.sh [rounds]   (default 3). Prints each round's req/s and the ratio ours/Kestrel per scenario.
+# Usage: build/bench.sh [rounds]   (default 5). Prints each round's req/s, and the mean and median ratio ours/Kestrel
+# per scenario (the VM's run-to-run noise is large: the median is the figure to trust).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-rounds=${1:-3}
+rounds=${1:-5}
 kestrel_port=6080
 engine_port=6081
 
@@ -59,13 +60,14 @@ done
 
 printf '%-4s %-6s %12s %12s %8s %s\n' scen round kestrel ours ratio failed
 for s in S1 S2 S3 S4; do
-  sum_ratio=0
+  ratios=()
   for r in $(seq 1 "$rounds"); do
     read -r k_rps k_failed < <(run $kestrel_port $s)
     read -r e_rps e_failed < <(run $engine_port $s)
     ratio=$(awk -v e="$e_rps" -v k="$k_rps" 'BEGIN { printf "%.2f", (k > 0 ? e / k : 0) }')
-    sum_ratio=$(awk -v a="$sum_ratio" -v b="$ratio" 'BEGIN { print a + b }')
+    ratios+=("$ratio")
     printf '%-4s %-6s %12s %12s %8s k=%s ours=%s\n' "$s" "$r" "$k_rps" "$e_rps" "$ratio" "$k_failed" "$e_failed"
   done
-  awk -v s="$s" -v t="$sum_ratio" -v n="$rounds" 'BEGIN { printf "%-4s mean ratio ours/Kestrel: %.2f\n", s, t / n }'
+  printf '%s\n' "${ratios[@]}" | sort -n | awk -v s="$s" '{ r[NR] = $1; t += $1 }
+    END { m = (NR % 2) ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2; printf "%-4s ratio ours/Kestrel: mean %.2f, median %.2f\n", s, t / NR, m }'
 done

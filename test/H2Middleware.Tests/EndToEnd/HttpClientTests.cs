@@ -34,6 +34,8 @@ public class HttpClientTests
                 await context.Response.Body.WriteAsync(chunk.AsMemory(0, Math.Min(chunk.Length, count - sent)));
             }
         });
+        app.MapGet("/tls", (HttpContext context) =>
+            $"{context.Request.IsHttps}|{context.Features.Get<Microsoft.AspNetCore.Connections.Features.ITlsHandshakeFeature>()?.Protocol}|{context.Connection.ClientCertificate is null}");
         app.MapGet("/trailers", async (HttpContext context) =>
         {
             context.Response.DeclareTrailer("x-trailer");
@@ -55,6 +57,19 @@ public class HttpClientTests
         Assert.Equal(HttpVersion.Version20, response.Version);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("hello from the engine", await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task TlsFeaturesOfTheConnectionReachTheHandler()
+    {
+        await using var host = await KestrelTestHost.StartAsync(MapEndpoints, tls: true);
+        using HttpClient client = host.CreateHttp2Client();
+
+        string[] tls = (await client.GetStringAsync("/tls")).Split('|');
+
+        Assert.Equal("True", tls[0]);
+        Assert.StartsWith("Tls", tls[1]);
+        Assert.Equal("True", tls[2]);
     }
 
     [Fact]
