@@ -22,43 +22,11 @@ internal static class FrameTestBuffers
         return frame;
     }
 
-    /// <summary>The same bytes as a sequence of segments of the given length, so frames straddle segments.</summary>
-    public static ReadOnlySequence<byte> Segmented(byte[] data, int segmentLength)
-    {
-        if (data.Length == 0)
-        {
-            return ReadOnlySequence<byte>.Empty;
-        }
-
-        var first = new Segment(data.AsMemory(0, Math.Min(segmentLength, data.Length)), 0);
-        Segment last = first;
-        for (int offset = segmentLength; offset < data.Length; offset += segmentLength)
-        {
-            last = last.Append(data.AsMemory(offset, Math.Min(segmentLength, data.Length - offset)));
-        }
-
-        return new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length);
-    }
+    public static ReadOnlySequence<byte> Segmented(byte[] data, int segmentLength) => TestSequences.Segmented(data, segmentLength);
 
     public static Http2FrameReadStatus ReadOne(byte[] bytes, out Http2Frame frame, out Http2FrameError error, int maxFrameSize = Http2Limits.DefaultMaxFrameSize)
     {
         var buffer = new ReadOnlySequence<byte>(bytes);
         return Http2FrameReader.TryReadFrame(ref buffer, maxFrameSize, out frame, out error);
-    }
-
-    private sealed class Segment : ReadOnlySequenceSegment<byte>
-    {
-        public Segment(ReadOnlyMemory<byte> memory, long runningIndex)
-        {
-            Memory = memory;
-            RunningIndex = runningIndex;
-        }
-
-        public Segment Append(ReadOnlyMemory<byte> memory)
-        {
-            var next = new Segment(memory, RunningIndex + Memory.Length);
-            Next = next;
-            return next;
-        }
     }
 }

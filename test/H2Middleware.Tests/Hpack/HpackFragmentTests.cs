@@ -67,36 +67,8 @@ public class HpackFragmentTests
         for (int block = 0; block < C4Blocks.Length; block++)
         {
             var sink = new RecordingSink();
-            decoder.Decode(Segmented(C4Blocks[block], 3), endHeaders: true, sink);
+            decoder.Decode(TestSequences.Segmented(C4Blocks[block], 3), endHeaders: true, sink);
             Assert.Equal(expected[block], sink.Fields);
-        }
-    }
-
-    private static ReadOnlySequence<byte> Segmented(byte[] data, int segmentLength)
-    {
-        var first = new Segment(data.AsMemory(0, Math.Min(segmentLength, data.Length)), 0);
-        Segment last = first;
-        for (int offset = segmentLength; offset < data.Length; offset += segmentLength)
-        {
-            last = last.Append(data.AsMemory(offset, Math.Min(segmentLength, data.Length - offset)));
-        }
-
-        return new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length);
-    }
-
-    private sealed class Segment : ReadOnlySequenceSegment<byte>
-    {
-        public Segment(ReadOnlyMemory<byte> memory, long runningIndex)
-        {
-            Memory = memory;
-            RunningIndex = runningIndex;
-        }
-
-        public Segment Append(ReadOnlyMemory<byte> memory)
-        {
-            var next = new Segment(memory, RunningIndex + Memory.Length);
-            Next = next;
-            return next;
         }
     }
 }
