@@ -276,4 +276,60 @@ public class RequestResponseTests
         await client.SendGetAsync(3, "/");
         Assert.Equal("200", (await client.ReadResponseAsync(3)).Status);
     }
+
+    [Fact]
+    public async Task LargeResponseHeadersAreSplitIntoContinuationFrames()
+    {
+        await using var client = await Http2TestClient.ConnectAsync(context =>
+        {
+            for (int i = 0; i < 8; i++)
+            {
+                context.Response.Headers[$"x-big-{i}"] = new string((char)('a' + i), 4000);
+            }
+
+            return context.Response.WriteAsync("ok");
+        });
+
+        await client.SendGetAsync(1);
+        ReceivedFrame headers = await client.ExpectAsync(Http2FrameType.Headers, 1);
+        Assert.False((headers.Flags & Http2FrameFlags.EndHeaders) != 0);
+        var block = new List<byte>(headers.Payload);
+        ReceivedFrame continuation;
+        do
+        {
+            continuation = await client.ExpectAsync(Http2FrameType.Continuation, 1);
+            block.AddRange(continuation.Payload);
+        }
+        while ((continuation.Flags & Http2FrameFlags.EndHeaders) == 0);
+
+        List<KeyValuePair<string, string>> fields = client.DecodeHeaders(headers with { Payload = block.ToArray() });
+        Assert.Equal(new string('h', 4000), fields.Single(f => f.Key == "x-big-7").Value);
+        Assert.Equal("ok", System.Text.Encoding.ASCII.GetString((await client.ExpectAsync(Http2FrameType.Data, 1)).Payload));
+    }
+
+    [Fact]
+    public async Task PeerHeaderTableSizeZeroIsHonoured()
+    {
+        await using var client = Http2TestClient.Start(context =>
+        {
+            context.Response.Headers["x-repeat"] = "same-value";
+            return context.Response.WriteAsync("ok");
+        });
+        await client.HandshakeAsync(new Http2Setting(Http2SettingsParameter.HeaderTableSize, 0));
+
+        for (int id = 1; id <= 5; id += 2)
+        {
+            await client.SendGetAsync(id);
+            ReceivedFrame headers = await client.ExpectAsync(Http2FrameType.Headers, id);
+            if (id == 1)
+            {
+                Assert.Equal(0x20, headers.Payload[0]);
+            }
+
+            Assert.Contains(new KeyValuePair<string, string>("x-repeat", "same-value"), client.DecodeHeaders(headers));
+            await client.ExpectAsync(Http2FrameType.Data, id);
+        }
+
+        Assert.Equal(0, client.DecoderDynamicTableCount);
+    }
 }

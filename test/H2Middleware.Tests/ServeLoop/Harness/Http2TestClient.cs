@@ -63,6 +63,9 @@ internal sealed class Http2TestClient : IAsyncDisposable
 
     public int MaxFrameSize { get; set; } = Http2Limits.DefaultMaxFrameSize;
 
+    /// <summary>How many entries the server has put in our decoder's dynamic table.</summary>
+    public int DecoderDynamicTableCount => _decoder.DynamicTableCount;
+
     /// <param name="alpnH2">Make the connection look like TLS with ALPN h2 (no cleartext preface sniffing).</param>
     public static Http2TestClient Start(
         RequestDelegate handler,

@@ -1,0 +1,45 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace H2Middleware.Tests.EndToEnd;
+
+/// <summary>How the engine attaches to a host: options from services, and a clear failure when misplaced.</summary>
+public class HostingTests
+{
+    [Fact]
+    public async Task OptionsConfiguredInServicesApplyThenTheEndpointsOwn()
+    {
+        int seenLimit = 0;
+        await using var host = await KestrelTestHost.StartAsync(
+            app => app.MapGet("/", () => "ok"),
+            configureServices: services => services.Configure<Http2ServeLoopOptions>(o =>
+            {
+                o.MaxStreamsPerConnection = 7;
+                o.KeepAliveTimeout = TimeSpan.FromSeconds(77);
+            }),
+            configureEngine: o => seenLimit = o.MaxStreamsPerConnection);
+
+        Assert.Equal(7, seenLimit);
+    }
+
+    [Fact]
+    public async Task AConnectionMiddlewareAfterTheEngineIsRefusedAtStart()
+    {
+        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0, listen =>
+        {
+            listen.UseHttp2ServeLoop();
+            listen.Use(next => context => next(context));
+        }));
+        await using WebApplication app = builder.Build();
+        app.MapGet("/", () => "ok");
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => app.StartAsync());
+        Assert.Contains("last connection middleware", error.Message);
+    }
+}
