@@ -231,14 +231,15 @@ internal sealed partial class Http2Connection
         }
 
         PipeReader body = stream.ResponseBodyReader;
-        if (!body.TryRead(out ReadResult result))
+        bool hasData = stream.HasDirectWrite;
+        bool completed = false;
+        if (body.TryRead(out ReadResult result))
         {
-            return StreamOutputState.Nothing;
+            hasData |= !result.Buffer.IsEmpty;
+            completed = result.IsCompleted;
+            body.AdvanceTo(result.Buffer.Start);
         }
 
-        bool hasData = !result.Buffer.IsEmpty;
-        bool completed = result.IsCompleted;
-        body.AdvanceTo(result.Buffer.Start);
         if (hasData)
         {
             return stream.SuppressResponseBody || (stream.SendWindow > 0 && _connectionSendWindow > 0)
@@ -352,6 +353,12 @@ internal sealed partial class Http2Connection
         PipeReader body = stream.ResponseBodyReader;
         if (!body.TryRead(out ReadResult result))
         {
+            // The pipe is empty: a pending direct write is the next body data.
+            if (stream.HasDirectWrite)
+            {
+                WriteDirectDataFrames(stream);
+            }
+
             return;
         }
 
@@ -377,6 +384,11 @@ internal sealed partial class Http2Connection
 
         if (!result.IsCompleted)
         {
+            if (stream.HasDirectWrite)
+            {
+                WriteDirectDataFrames(stream);
+            }
+
             return;
         }
 
@@ -398,8 +410,36 @@ internal sealed partial class Http2Connection
     /// </summary>
     private void WriteDataFrames(Http2Stream stream, PipeReader body, ReadOnlySequence<byte> data, bool bodyCompleted)
     {
+        long written = WriteDataFramesForTurn(stream, data, bodyCompleted, out bool endOfData);
+        body.AdvanceTo(data.GetPosition(written));
+        if (!endOfData)
+        {
+            return;
+        }
+
+        if (HasTrailers(stream))
+        {
+            WriteResponseTrailers(stream);
+        }
+        else
+        {
+            OnEndStreamSent(stream);
+        }
+    }
+
+    /// <summary>Sends DATA straight from the handler's buffer; the handler's write completes when all of it is out.</summary>
+    private void WriteDirectDataFrames(Http2Stream stream)
+    {
+        long written = WriteDataFramesForTurn(stream, new ReadOnlySequence<byte>(stream.DirectWrite), bodyCompleted: false, out _);
+        stream.ConsumeDirectWrite((int)written);
+    }
+
+    /// <summary>The frames of one turn; END_STREAM goes on the last one when the body is complete and no trailers follow.</summary>
+    private long WriteDataFramesForTurn(Http2Stream stream, ReadOnlySequence<byte> data, bool bodyCompleted, out bool endOfData)
+    {
         long budget = StreamQuantum;
-        SequencePosition consumed = data.Start;
+        long written = 0;
+        endOfData = false;
         while (!data.IsEmpty && budget > 0)
         {
             long length = Math.Min(Math.Min(Math.Min(data.Length, _peerMaxFrameSize), Math.Min(stream.SendWindow, _connectionSendWindow)), budget);
@@ -408,33 +448,18 @@ internal sealed partial class Http2Connection
                 break;
             }
 
-            bool endOfData = bodyCompleted && length == data.Length;
+            endOfData = bodyCompleted && length == data.Length;
             bool endStream = endOfData && !HasTrailers(stream);
-            ReadOnlySequence<byte> frameData = data.Slice(0, length);
-            Http2FrameWriter.WriteData(_output, stream.StreamId, frameData, endStream);
+            Http2FrameWriter.WriteData(_output, stream.StreamId, data.Slice(0, length), endStream);
             CountWritten(Http2FrameType.Data, stream.StreamId, endStream ? Http2FrameFlags.EndStream : Http2FrameFlags.None, (int)length);
             stream.SendWindow -= length;
             _connectionSendWindow -= length;
             budget -= length;
-            consumed = frameData.End;
+            written += length;
             data = data.Slice(length);
-            if (endOfData)
-            {
-                body.AdvanceTo(consumed);
-                if (endStream)
-                {
-                    OnEndStreamSent(stream);
-                }
-                else
-                {
-                    WriteResponseTrailers(stream);
-                }
-
-                return;
-            }
         }
 
-        body.AdvanceTo(consumed);
+        return written;
     }
 
     private void WriteResponseTrailers(Http2Stream stream)

@@ -24,6 +24,8 @@ internal partial class Http2Stream : IHttpResponseFeature, IHttpResponseBodyFeat
     private volatile bool _responseCompleted;
     private volatile bool _responseAbandoned;
     private int _outputNotificationPending;
+    private readonly DirectWriteCompletion _directWriteCompletion = new();
+    private ReadOnlyMemory<byte> _directWrite;
 
     public int StatusCode => _statusCode;
 
@@ -246,4 +248,41 @@ internal partial class Http2Stream : IHttpResponseFeature, IHttpResponseBodyFeat
     public void AcknowledgeOutputNotification() => Volatile.Write(ref _outputNotificationPending, 0);
 
     public bool IsResponseAbandoned => _responseAbandoned;
+
+    /// <summary>A handler's buffer the serve loop is sending without copying it into the pipe; empty when none.</summary>
+    public ReadOnlyMemory<byte> DirectWrite => _directWrite;
+
+    public bool HasDirectWrite => !_directWrite.IsEmpty;
+
+    /// <summary>
+    /// Called by the handler's writer for a large buffer when the pipe holds nothing unflushed: the serve loop sends
+    /// the buffer from the handler's memory, saving a copy, and the returned task completes once it has all been written.
+    /// </summary>
+    public ValueTask<FlushResult> WriteDirectAsync(ReadOnlyMemory<byte> buffer)
+    {
+        ValueTask<FlushResult> completion = _directWriteCompletion.Start();
+        _directWrite = buffer;
+        NotifyOutputReady();
+        return completion;
+    }
+
+    /// <summary>Called on the serve loop: what is left of the direct write after frames were sent from it.</summary>
+    public void ConsumeDirectWrite(int bytes)
+    {
+        _directWrite = _directWrite[bytes..];
+        if (_directWrite.IsEmpty)
+        {
+            _directWriteCompletion.Complete(abandoned: false);
+        }
+    }
+
+    /// <summary>Called on the serve loop when the stream ends abnormally: a waiting handler is released.</summary>
+    public void AbandonDirectWrite()
+    {
+        if (!_directWrite.IsEmpty)
+        {
+            _directWrite = default;
+            _directWriteCompletion.Complete(abandoned: true);
+        }
+    }
 }

@@ -115,6 +115,7 @@ internal partial class Http2Stream
         _responseCompleted = false;
         _responseAbandoned = false;
         _outputNotificationPending = 0;
+        AbandonDirectWrite();
         ResponseContentLength = null;
         ResponseBytesWritten = 0;
     }

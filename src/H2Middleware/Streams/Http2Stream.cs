@@ -130,6 +130,7 @@ internal partial class Http2Stream : IScheduledStream, IThreadPoolWorkItem
         _requestPipe.Writer.Complete(new IOException($"The HTTP/2 stream was reset ({errorCode})."));
         _responsePipe.Reader.Complete();
         _responseAbandoned = true;
+        AbandonDirectWrite();
         CancelRequestAborted();
     }
 

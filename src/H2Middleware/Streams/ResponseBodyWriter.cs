@@ -31,26 +31,48 @@ internal sealed class ResponseBodyWriter : PipeWriter
         return _inner.GetSpan(sizeHint);
     }
 
+    /// <summary>Below this size a buffer is copied into the pipe; above it the serve loop sends it from the handler's memory.</summary>
+    private const int DirectWriteThreshold = 16 * 1024;
+
     public override void Advance(int bytes)
     {
-        if (bytes > 0)
+        CountWritten(bytes);
+        _inner.Advance(bytes);
+    }
+
+    public override ValueTask<FlushResult> WriteAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken = default)
+    {
+        // Direct only when nothing is left unflushed in the pipe: what was written before must go out first.
+        if (source.Length >= DirectWriteThreshold && _stream.HasResponseStarted && !_stream.SuppressResponseBody && _inner.UnflushedBytes == 0)
         {
-            int status = _stream.StatusCode;
-            if (status is StatusCodes.Status204NoContent or StatusCodes.Status205ResetContent or StatusCodes.Status304NotModified)
-            {
-                throw new InvalidOperationException($"Writing to the response body is invalid for responses with status code {status}.");
-            }
-
-            long written = _stream.ResponseBytesWritten + bytes;
-            if (_stream.HasResponseStarted && _stream.ResponseContentLength is { } declared && written > declared && !_stream.SuppressResponseBody)
-            {
-                throw new InvalidOperationException($"Response Content-Length mismatch: too many bytes written ({written} of {declared}).");
-            }
-
-            _stream.ResponseBytesWritten = written;
+            ThrowIfCompleted();
+            CountWritten(source.Length);
+            return _stream.WriteDirectAsync(source);
         }
 
-        _inner.Advance(bytes);
+        return base.WriteAsync(source, cancellationToken);
+    }
+
+    private void CountWritten(int bytes)
+    {
+        if (bytes <= 0)
+        {
+            return;
+        }
+
+        int status = _stream.StatusCode;
+        if (status is StatusCodes.Status204NoContent or StatusCodes.Status205ResetContent or StatusCodes.Status304NotModified)
+        {
+            throw new InvalidOperationException($"Writing to the response body is invalid for responses with status code {status}.");
+        }
+
+        long written = _stream.ResponseBytesWritten + bytes;
+        if (_stream.HasResponseStarted && _stream.ResponseContentLength is { } declared && written > declared && !_stream.SuppressResponseBody)
+        {
+            throw new InvalidOperationException($"Response Content-Length mismatch: too many bytes written ({written} of {declared}).");
+        }
+
+        _stream.ResponseBytesWritten = written;
     }
 
     public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)

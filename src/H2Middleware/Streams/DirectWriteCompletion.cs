@@ -1,0 +1,29 @@
+using System.IO.Pipelines;
+using System.Threading.Tasks.Sources;
+
+namespace H2Middleware.Streams;
+
+/// <summary>
+/// What a handler awaits while the serve loop sends its buffer straight from the handler's memory (no copy into the
+/// stream's pipe). One per stream, reused; continuations run on the thread pool, never on the serve loop.
+/// </summary>
+internal sealed class DirectWriteCompletion : IValueTaskSource<FlushResult>
+{
+    private ManualResetValueTaskSourceCore<FlushResult> _core = new() { RunContinuationsAsynchronously = true };
+
+    public ValueTask<FlushResult> Start()
+    {
+        _core.Reset();
+        return new ValueTask<FlushResult>(this, _core.Version);
+    }
+
+    /// <param name="abandoned">The stream was reset or the connection closed: the rest of the buffer will never be sent.</param>
+    public void Complete(bool abandoned) => _core.SetResult(new FlushResult(isCanceled: false, isCompleted: abandoned));
+
+    public FlushResult GetResult(short token) => _core.GetResult(token);
+
+    public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
+
+    public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _core.OnCompleted(continuation, state, token, flags);
+}
