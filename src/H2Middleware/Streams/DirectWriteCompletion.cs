@@ -11,6 +11,9 @@ internal sealed class DirectWriteCompletion : IValueTaskSource<FlushResult>
 {
     private ManualResetValueTaskSourceCore<FlushResult> _core = new() { RunContinuationsAsynchronously = true };
 
+    /// <summary>What is left to send. Written by the handler before it publishes the write, then by the serve loop only.</summary>
+    public ReadOnlyMemory<byte> Buffer { get; set; }
+
     public ValueTask<FlushResult> Start()
     {
         _core.Reset();

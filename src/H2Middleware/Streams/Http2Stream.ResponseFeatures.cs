@@ -25,7 +25,10 @@ internal partial class Http2Stream : IHttpResponseFeature, IHttpResponseBodyFeat
     private volatile bool _responseAbandoned;
     private int _outputNotificationPending;
     private readonly DirectWriteCompletion _directWriteCompletion = new();
-    private ReadOnlyMemory<byte> _directWrite;
+
+    // Published by the handler (after filling it), cleared by the serve loop before it completes the handler's write:
+    // the loop reads the buffer only through this reference, so it never sees the handler's next write half-made.
+    private DirectWriteCompletion? _pendingDirectWrite;
 
     public int StatusCode => _statusCode;
 
@@ -244,15 +247,18 @@ internal partial class Http2Stream : IHttpResponseFeature, IHttpResponseBodyFeat
         }
     }
 
-    /// <summary>Called by the serve loop before it reads the response pipe, so that later output notifies it again.</summary>
-    public void AcknowledgeOutputNotification() => Volatile.Write(ref _outputNotificationPending, 0);
+    /// <summary>
+    /// Called by the serve loop before it looks for output, so that later output notifies it again. A full fence:
+    /// the loop's look must not move before this reset, or output published in between would never be announced.
+    /// </summary>
+    public void AcknowledgeOutputNotification() => Interlocked.Exchange(ref _outputNotificationPending, 0);
 
     public bool IsResponseAbandoned => _responseAbandoned;
 
     /// <summary>A handler's buffer the serve loop is sending without copying it into the pipe; empty when none.</summary>
-    public ReadOnlyMemory<byte> DirectWrite => _directWrite;
+    public ReadOnlyMemory<byte> DirectWrite => Volatile.Read(ref _pendingDirectWrite)?.Buffer ?? default;
 
-    public bool HasDirectWrite => !_directWrite.IsEmpty;
+    public bool HasDirectWrite => Volatile.Read(ref _pendingDirectWrite) is not null;
 
     /// <summary>
     /// Called by the handler's writer for a large buffer when the pipe holds nothing unflushed: the serve loop sends
@@ -260,29 +266,35 @@ internal partial class Http2Stream : IHttpResponseFeature, IHttpResponseBodyFeat
     /// </summary>
     public ValueTask<FlushResult> WriteDirectAsync(ReadOnlyMemory<byte> buffer)
     {
-        ValueTask<FlushResult> completion = _directWriteCompletion.Start();
-        _directWrite = buffer;
+        DirectWriteCompletion write = _directWriteCompletion;
+        write.Buffer = buffer;
+        ValueTask<FlushResult> completion = write.Start();
+        Volatile.Write(ref _pendingDirectWrite, write);
         NotifyOutputReady();
         return completion;
     }
 
-    /// <summary>Called on the serve loop: what is left of the direct write after frames were sent from it.</summary>
+    /// <summary>Called on the serve loop after it sent <paramref name="bytes"/> of the direct write.</summary>
     public void ConsumeDirectWrite(int bytes)
     {
-        _directWrite = _directWrite[bytes..];
-        if (_directWrite.IsEmpty)
+        DirectWriteCompletion write = _pendingDirectWrite!;
+        write.Buffer = write.Buffer[bytes..];
+        if (write.Buffer.IsEmpty)
         {
-            _directWriteCompletion.Complete(abandoned: false);
+            Volatile.Write(ref _pendingDirectWrite, null);
+            write.Complete(abandoned: false);
         }
     }
 
     /// <summary>Called on the serve loop when the stream ends abnormally: a waiting handler is released.</summary>
     public void AbandonDirectWrite()
     {
-        if (!_directWrite.IsEmpty)
+        DirectWriteCompletion? write = _pendingDirectWrite;
+        if (write is not null)
         {
-            _directWrite = default;
-            _directWriteCompletion.Complete(abandoned: true);
+            Volatile.Write(ref _pendingDirectWrite, null);
+            write.Buffer = default;
+            write.Complete(abandoned: true);
         }
     }
 }
