@@ -99,7 +99,7 @@ internal sealed class HpackEncoder
             }
         }
 
-        sensitive |= IsSensitive(name);
+        sensitive |= IsSensitive(staticNameIndex);
         bool valueMatches = false;
         int dynamicIndex = sensitive ? 0 : _table.Find(name, value, out valueMatches);
         if (dynamicIndex != 0 && valueMatches)
@@ -115,7 +115,7 @@ internal sealed class HpackEncoder
             return;
         }
 
-        if (ShouldIndex(name, value))
+        if (ShouldIndex(staticNameIndex, name, value))
         {
             WriteLiteral(0x40, 6, nameIndex, name, value, output);
             _table.Add(name, value);
@@ -126,26 +126,25 @@ internal sealed class HpackEncoder
         }
     }
 
-    private static bool IsSensitive(string name) =>
-        name.Equals("authorization", StringComparison.OrdinalIgnoreCase)
-        || name.Equals("proxy-authorization", StringComparison.OrdinalIgnoreCase)
-        || name.Equals("cookie", StringComparison.OrdinalIgnoreCase)
-        || name.Equals("set-cookie", StringComparison.OrdinalIgnoreCase);
+    // Static table indices (RFC 7541 Appendix A) of the fields that decide the indexing policy: every such name is in
+    // the static table, so the policy costs an integer comparison instead of string comparisons.
+    private const int AgeIndex = 21;
+    private const int AuthorizationIndex = 23;
+    private const int ContentLengthIndex = 28;
+    private const int CookieIndex = 32;
+    private const int ETagIndex = 34;
+    private const int LastModifiedIndex = 44;
+    private const int ProxyAuthorizationIndex = 49;
+    private const int SetCookieIndex = 55;
+    private const int PathIndex = 4;
+
+    private static bool IsSensitive(int staticNameIndex) =>
+        staticNameIndex is AuthorizationIndex or ProxyAuthorizationIndex or CookieIndex or SetCookieIndex;
 
     /// <summary>Index what is likely to recur and small enough not to flush the table; skip per-response values.</summary>
-    private bool ShouldIndex(string name, string value)
-    {
-        if (HpackEncoderTable.EntrySize(name, value) > _table.MaxSize / 4)
-        {
-            return false;
-        }
-
-        return !(name.Equals("content-length", StringComparison.OrdinalIgnoreCase)
-            || name.Equals(":path", StringComparison.Ordinal)
-            || name.Equals("etag", StringComparison.OrdinalIgnoreCase)
-            || name.Equals("age", StringComparison.OrdinalIgnoreCase)
-            || name.Equals("last-modified", StringComparison.OrdinalIgnoreCase));
-    }
+    private bool ShouldIndex(int staticNameIndex, string name, string value) =>
+        HpackEncoderTable.EntrySize(name, value) <= _table.MaxSize / 4
+        && staticNameIndex is not (ContentLengthIndex or PathIndex or ETagIndex or AgeIndex or LastModifiedIndex);
 
     private static void WriteIndexed(int index, IBufferWriter<byte> output)
     {

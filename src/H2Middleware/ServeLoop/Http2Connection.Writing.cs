@@ -482,12 +482,15 @@ internal sealed partial class Http2Connection
     /// </summary>
     private bool TryEncodeFields(Http2Stream stream, HeaderDictionary fields, int statusCode)
     {
+        bool hasDate = false;
         foreach (KeyValuePair<string, StringValues> field in fields)
         {
             if (!HeaderFieldRules.IsValidResponseName(field.Key))
             {
                 return FailResponse(stream, $"invalid response field name '{field.Key}'");
             }
+
+            hasDate |= field.Key.Length == 4 && field.Key.Equals(HeaderNames.Date, StringComparison.OrdinalIgnoreCase);
 
             foreach (string? value in field.Value)
             {
@@ -503,7 +506,7 @@ internal sealed partial class Http2Connection
         if (statusCode != 0)
         {
             _hpackEncoder.EncodeStatus(statusCode, _headerBlockBuffer);
-            if (!fields.ContainsKey(HeaderNames.Date))
+            if (!hasDate)
             {
                 _hpackEncoder.EncodeHeader("date", HttpDate.Current(_time), _headerBlockBuffer);
             }

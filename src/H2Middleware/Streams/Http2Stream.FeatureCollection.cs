@@ -53,7 +53,19 @@ internal partial class Http2Stream : IFeatureCollection
 
     public void Set<TFeature>(TFeature? instance) => this[typeof(TFeature)] = instance;
 
-    private object? GetOwnFeature(Type key) => Array.IndexOf(OwnFeatureTypes, key) >= 0 ? this : null;
+    private object? GetOwnFeature(Type key)
+    {
+        // Runtime types are unique objects: a reference comparison is the whole test, no virtual Equals per entry.
+        foreach (Type own in OwnFeatureTypes)
+        {
+            if (ReferenceEquals(own, key))
+            {
+                return this;
+            }
+        }
+
+        return null;
+    }
 
     IEnumerator<KeyValuePair<Type, object>> IEnumerable<KeyValuePair<Type, object>>.GetEnumerator()
     {
