@@ -303,7 +303,10 @@ internal sealed partial class Http2Connection
         }
     }
 
-    /// <summary>Writes the stream's next frame: its HEADERS, one DATA frame, or its end (empty DATA or trailers).</summary>
+    /// <summary>
+    /// Gives the stream its turn: its HEADERS if not yet sent, then body frames (or its end) as far as the turn allows.
+    /// A small response thus leaves in one turn, HEADERS and DATA together.
+    /// </summary>
     private void WriteStreamFrame(Http2Stream stream)
     {
         stream.IsScheduled = false;
@@ -316,7 +319,8 @@ internal sealed partial class Http2Connection
         {
             WriteResponseHeaders(stream);
         }
-        else
+
+        if (stream.ResponseHeadersSent && !stream.LocalClosed && !stream.WasReset)
         {
             WriteResponseBody(stream);
         }
