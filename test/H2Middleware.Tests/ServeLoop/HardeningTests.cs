@@ -75,6 +75,23 @@ public class HardeningTests
         Assert.Contains(logs.Entries, e => e.EventId.Id == 2);
     }
 
+    [Fact]
+    public async Task AnApplicationExceptionIsLoggedOnce()
+    {
+        var logs = new CapturingLoggerProvider();
+        using var factory = LoggerFactory.Create(builder => builder.AddProvider(logs));
+        await using var client = Http2TestClient.Start(_ => throw new InvalidOperationException("handler failed"), loggerFactory: factory);
+        await client.HandshakeAsync();
+
+        await client.SendGetAsync(1);
+        Assert.Equal("500", (await client.ReadResponseAsync(1)).Status);
+
+        var errors = logs.Entries.Where(e => e.Level >= LogLevel.Error).ToList();
+        var error = Assert.Single(errors);
+        Assert.Equal(8, error.EventId.Id);
+        Assert.Contains("stream 1", error.Message);
+    }
+
     private static void InterlockedMax(ref int target, int value)
     {
         int current;
