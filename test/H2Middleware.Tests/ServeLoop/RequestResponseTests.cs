@@ -255,6 +255,26 @@ public class RequestResponseTests
     }
 
     [Fact]
+    public async Task TheConnectionGoingAwayFiresRequestAborted()
+    {
+        var aborted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var client = await Http2TestClient.ConnectAsync(async context =>
+        {
+            context.RequestAborted.Register(() => aborted.TrySetResult());
+            started.SetResult();
+            await aborted.Task;
+        });
+
+        await client.SendGetAsync(1);
+        await started.Task.WaitAsync(Http2TestClient.DefaultTimeout);
+        await client.CloseSendingAsync();
+
+        await aborted.Task.WaitAsync(Http2TestClient.DefaultTimeout);
+        await client.ExpectConnectionClosedAsync();
+    }
+
+    [Fact]
     public async Task OversizedHeaderListIsAnsweredWith431()
     {
         bool handlerRan = false;
