@@ -1,5 +1,7 @@
 using System.Buffers;
 
+using H2Middleware.Frames;
+
 namespace H2Middleware.Hpack;
 
 /// <summary>
@@ -28,10 +30,8 @@ internal sealed class HpackDecoder
         _maxStringLength = maxStringLength;
 
         // The table starts at the protocol's initial size; the encoder moves it (within our limit) with size updates (§4.2).
-        _table = new HpackDynamicTable(Math.Min(maxDynamicTableSize, InitialTableSize));
+        _table = new HpackDynamicTable(Math.Min(maxDynamicTableSize, Http2Limits.DefaultHeaderTableSize));
     }
-
-    private const int InitialTableSize = 4096;
 
     /// <summary>The SETTINGS_HEADER_TABLE_SIZE we advertise, once the peer has acknowledged it: the ceiling for size updates.</summary>
     public int MaxAllowedTableSize

@@ -1,4 +1,5 @@
 using System.Buffers;
+using H2Middleware.Frames;
 
 namespace H2Middleware.Hpack;
 
@@ -20,8 +21,8 @@ internal sealed class HpackEncoder
     public HpackEncoder(int maxDynamicTableSize = 4096)
     {
         _maxTableSizeCap = maxDynamicTableSize;
-        _table = new HpackEncoderTable(Math.Min(maxDynamicTableSize, 4096));
-        if (_table.MaxSize != 4096)
+        _table = new HpackEncoderTable(Math.Min(maxDynamicTableSize, Http2Limits.DefaultHeaderTableSize));
+        if (_table.MaxSize != Http2Limits.DefaultHeaderTableSize)
         {
             // The peer assumes 4,096 until told otherwise (§4.2).
             _sizeUpdatePending = true;

@@ -36,9 +36,6 @@ internal partial class Http2Stream : IHpackHeaderSink
 
     public string RawTarget { get; private set; } = string.Empty;
 
-    /// <summary>The <c>:protocol</c> of an extended CONNECT (RFC 8441), else null.</summary>
-    public string? ConnectProtocol { get; private set; }
-
     public void BeginTrailers()
     {
         _decodingTrailers = true;
@@ -179,9 +176,6 @@ internal partial class Http2Stream : IHpackHeaderSink
                 break;
             case PseudoHeaders.Path:
                 RawTarget = _connection.HeaderStrings.GetValue(":path", value);
-                break;
-            case PseudoHeaders.Protocol:
-                ConnectProtocol = Encoding.ASCII.GetString(value);
                 break;
         }
     }

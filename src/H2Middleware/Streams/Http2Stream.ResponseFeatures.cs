@@ -253,8 +253,6 @@ internal partial class Http2Stream : IHttpResponseFeature, IHttpResponseBodyFeat
     /// </summary>
     public void AcknowledgeOutputNotification() => Interlocked.Exchange(ref _outputNotificationPending, 0);
 
-    public bool IsResponseAbandoned => _responseAbandoned;
-
     /// <summary>A handler's buffer the serve loop is sending without copying it into the pipe; empty when none.</summary>
     public ReadOnlyMemory<byte> DirectWrite => Volatile.Read(ref _pendingDirectWrite)?.Buffer ?? default;
 

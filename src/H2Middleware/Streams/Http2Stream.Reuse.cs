@@ -80,7 +80,6 @@ internal partial class Http2Stream
         Scheme = string.Empty;
         RawTarget = string.Empty;
         Authority = null;
-        ConnectProtocol = null;
         CanHaveBody = false;
         _requestHeaders.Clear();
         _requestTrailers?.Clear();
