@@ -1,4 +1,5 @@
 using H2Middleware.Frames;
+using Microsoft.AspNetCore.Connections;
 
 namespace H2Middleware.ServeLoop;
 
@@ -9,6 +10,7 @@ internal sealed partial class Http2Connection
     private ITimer? _settingsAckTimer;
     private ITimer? _keepAliveTimer;
     private ITimer? _shutdownTimer;
+    private ITimer? _closeTimer;
     private int _unacknowledgedSettings;
     private bool _shuttingDown;
     private long _idleSince;
@@ -80,7 +82,13 @@ internal sealed partial class Http2Connection
             case ServeLoopTimer.Shutdown:
                 Http2Log.ConnectionTimedOut(Logger, ConnectionId, "streams did not finish within the shutdown timeout");
                 AbortAllStreams(Http2ErrorCode.Cancel);
-                _closing = true;
+                BeginClosing();
+                break;
+            case ServeLoopTimer.Close:
+                // The peer will not read our last frames (CVE-2019-9517 and friends): do not wait for it any longer.
+                Http2Log.ConnectionTimedOut(Logger, ConnectionId, "the closing frames could not be written");
+                _context.Abort(new ConnectionAbortedException("The client did not read the connection's closing frames."));
+                Abort("the client did not read the closing frames");
                 break;
         }
     }
@@ -111,9 +119,21 @@ internal sealed partial class Http2Connection
     {
         if (_shuttingDown && _openStreamCount == 0 && _runningApplications == 0 && _headerBlock.StreamId == 0)
         {
-            _closing = true;
+            BeginClosing();
         }
     }
+
+    /// <summary>
+    /// From here the loop stops once what is queued has been flushed. A client that stops reading cannot hold the
+    /// connection open that way: after <see cref="CloseTimeout"/> the transport is aborted.
+    /// </summary>
+    private void BeginClosing()
+    {
+        _closing = true;
+        _closeTimer ??= CreateTimer(ServeLoopTimer.Close, CloseTimeout);
+    }
+
+    private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(5);
 
     private void DisposeTimers()
     {
@@ -121,5 +141,6 @@ internal sealed partial class Http2Connection
         _settingsAckTimer?.Dispose();
         _keepAliveTimer?.Dispose();
         _shutdownTimer?.Dispose();
+        _closeTimer?.Dispose();
     }
 }

@@ -133,7 +133,7 @@ internal sealed partial class Http2Connection
         if (!_closing)
         {
             AbortAllStreams(Http2ErrorCode.Cancel);
-            _closing = true;
+            BeginClosing();
         }
     }
 

@@ -32,6 +32,7 @@ internal sealed partial class Http2Connection
     private readonly TimeProvider _time;
     private int _streamsServed;
     private bool _stopped;
+    private bool _transportGone;
 
     public Http2Connection(ConnectionContext context, Http2ServeLoopOptions options, StreamApplication application, ILogger logger)
     {
@@ -174,7 +175,7 @@ internal sealed partial class Http2Connection
         _stopReading = true;
         SendGoAway(errorCode);
         AbortAllStreams(errorCode);
-        _closing = true;
+        BeginClosing();
     }
 
     /// <summary>Stops at once: the transport is gone or the connection must not linger.</summary>
@@ -183,6 +184,7 @@ internal sealed partial class Http2Connection
         Http2Log.TransportFailed(Logger, ConnectionId, reason, null);
         AbortAllStreams(Http2ErrorCode.Cancel);
         _stopped = true;
+        _transportGone = true;
     }
 
     /// <summary>
@@ -211,7 +213,9 @@ internal sealed partial class Http2Connection
         }
 
         _messages.Writer.TryComplete();
-        if (_flushInFlight)
+
+        // A flush to a transport that is gone (or to a client that stopped reading) may never complete.
+        if (_flushInFlight && !_transportGone)
         {
             try
             {

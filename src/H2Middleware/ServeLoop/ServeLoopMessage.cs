@@ -43,6 +43,7 @@ internal enum ServeLoopTimer : byte
     SettingsAck,
     KeepAlive,
     Shutdown,
+    Close,
 }
 
 internal readonly record struct ServeLoopMessage(ServeLoopMessageKind Kind, Http2Stream? Stream = null, long Value = 0)

@@ -2,6 +2,7 @@ using H2Middleware.Frames;
 using H2Middleware.Tests.ServeLoop.Harness;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
 
 namespace H2Middleware.Tests.ServeLoop;
 
@@ -73,6 +74,29 @@ public class HardeningTests
         Assert.Contains(logs.Entries, e => e.EventId.Id == 9 && e.Level == LogLevel.Trace && e.Message.Contains("Headers"));
         Assert.Contains(logs.Entries, e => e.EventId.Id == 10 && e.Message.Contains("RstStream"));
         Assert.Contains(logs.Entries, e => e.EventId.Id == 2);
+    }
+
+    [Fact]
+    public async Task APingFloodFromAClientThatDoesNotReadIsCutOff()
+    {
+        var time = new FakeTimeProvider();
+        await using var client = Http2TestClient.Start(
+            context => Task.CompletedTask,
+            o => o.TimeProvider = time,
+            clientReceiveBuffer: 16 * 1024);
+        await client.HandshakeAsync();
+
+        // CVE-2019-9512: every PING owes an ACK; a client that never reads them makes the server buffer without bound.
+        byte[] ping = StreamStateTests.Frame(Http2FrameType.Ping, Http2FrameFlags.None, 0, new byte[8]);
+        byte[] flood = Enumerable.Repeat(ping, 12_000).SelectMany(frame => frame).ToArray();
+        await client.SendRawAsync(flood);
+
+        await Task.Delay(500);
+        Assert.False(client.ServerTask.IsCompleted, "the server waits a while for the GOAWAY to be read");
+        time.Advance(TimeSpan.FromSeconds(6));
+
+        await client.ServerTask.WaitAsync(Http2TestClient.DefaultTimeout);
+        Assert.True(client.Connection.ConnectionClosed.IsCancellationRequested, "the transport was aborted");
     }
 
     [Fact]

@@ -20,15 +20,17 @@ internal sealed class Http2TestClient : IAsyncDisposable
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(10);
 
     private readonly Pipe _toServer = new(new PipeOptions(pauseWriterThreshold: 0, useSynchronizationContext: false));
-    private readonly Pipe _toClient = new(new PipeOptions(pauseWriterThreshold: 0, useSynchronizationContext: false));
+    private readonly Pipe _toClient;
     private readonly HpackEncoder _encoder = new();
     private readonly HpackDecoder _decoder = new(maxHeaderListSize: 1 << 20, maxStringLength: 1 << 20);
     private readonly Task _serverTask;
     private readonly List<byte> _received = [];
     private bool _inputCompleted;
 
-    private Http2TestClient(RequestDelegate handler, Http2ServeLoopOptions options, bool endpointAllowsHttp1, bool alpnH2, ILoggerFactory loggerFactory)
+    private Http2TestClient(RequestDelegate handler, Http2ServeLoopOptions options, bool endpointAllowsHttp1, bool alpnH2, ILoggerFactory loggerFactory, int clientReceiveBuffer)
     {
+        // A bounded receive buffer lets a test play a client that stops reading: the server's flushes then block.
+        _toClient = new Pipe(new PipeOptions(pauseWriterThreshold: clientReceiveBuffer, resumeWriterThreshold: clientReceiveBuffer / 2, useSynchronizationContext: false));
         Connection = new InMemoryConnectionContext(new DuplexPipe(_toServer.Reader, _toClient.Writer), alpnH2);
         var application = new HostedStreamApplication<HttpContext>(new DelegateApplication(handler));
         var middleware = new Http2ServeLoopMiddleware(
@@ -72,11 +74,12 @@ internal sealed class Http2TestClient : IAsyncDisposable
         Action<Http2ServeLoopOptions>? configure = null,
         bool endpointAllowsHttp1 = true,
         bool alpnH2 = false,
-        ILoggerFactory? loggerFactory = null)
+        ILoggerFactory? loggerFactory = null,
+        int clientReceiveBuffer = 0)
     {
         var options = new Http2ServeLoopOptions();
         configure?.Invoke(options);
-        return new Http2TestClient(handler, options, endpointAllowsHttp1, alpnH2, loggerFactory ?? NullLoggerFactory.Instance);
+        return new Http2TestClient(handler, options, endpointAllowsHttp1, alpnH2, loggerFactory ?? NullLoggerFactory.Instance, clientReceiveBuffer);
     }
 
     /// <summary>Starts a client and completes the connection handshake (preface, SETTINGS both ways, acks).</summary>
