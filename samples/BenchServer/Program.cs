@@ -60,4 +60,7 @@ app.MapPost("/echo-len", async (HttpContext context) =>
     await context.Response.WriteAsync(length.ToString());
 });
 
+// Bytes allocated by the whole process so far: read before and after a run to get allocations per request.
+app.MapGet("/allocated", () => GC.GetTotalAllocatedBytes(precise: true).ToString());
+
 app.Run();
