@@ -171,11 +171,11 @@ internal sealed partial class Http2Connection
             return;
         }
 
-        Http2Log.ConnectionError(Logger, ConnectionId, errorCode, reason);
         _stopReading = true;
         SendGoAway(errorCode);
         AbortAllStreams(errorCode);
         BeginClosing();
+        Http2Log.ConnectionError(Logger, ConnectionId, errorCode, reason);
     }
 
     /// <summary>Stops at once: the transport is gone or the connection must not linger.</summary>

@@ -80,9 +80,12 @@ public class HardeningTests
     public async Task APingFloodFromAClientThatDoesNotReadIsCutOff()
     {
         var time = new FakeTimeProvider();
+        var logs = new CapturingLoggerProvider();
+        using var factory = LoggerFactory.Create(builder => builder.AddProvider(logs));
         await using var client = Http2TestClient.Start(
             context => Task.CompletedTask,
             o => o.TimeProvider = time,
+            loggerFactory: factory,
             clientReceiveBuffer: 16 * 1024);
         await client.HandshakeAsync();
 
@@ -91,7 +94,13 @@ public class HardeningTests
         byte[] flood = Enumerable.Repeat(ping, 12_000).SelectMany(frame => frame).ToArray();
         await client.SendRawAsync(flood);
 
-        await Task.Delay(500);
+        // The connection error is logged once the close timer is armed; only then may the clock move.
+        using var deadline = new CancellationTokenSource(Http2TestClient.DefaultTimeout);
+        while (!logs.Entries.Any(e => e.EventId.Id == 7 && e.Message.Contains("EnhanceYourCalm")))
+        {
+            await Task.Delay(10, deadline.Token);
+        }
+
         Assert.False(client.ServerTask.IsCompleted, "the server waits a while for the GOAWAY to be read");
         time.Advance(TimeSpan.FromSeconds(6));
 
