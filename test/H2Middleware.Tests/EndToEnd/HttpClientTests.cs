@@ -36,6 +36,11 @@ public class HttpClientTests
         });
         app.MapGet("/tls", (HttpContext context) =>
             $"{context.Request.IsHttps}|{context.Features.Get<Microsoft.AspNetCore.Connections.Features.ITlsHandshakeFeature>()?.Protocol}|{context.Connection.ClientCertificate is null}");
+        app.MapGet("/connection-and-bytes", async (HttpContext context) =>
+        {
+            await Task.Delay(10);
+            return $"{context.Connection.Id}|{new string('x', 20000)}";
+        });
         app.MapGet("/trailers", async (HttpContext context) =>
         {
             context.Response.DeclareTrailer("x-trailer");
@@ -115,17 +120,23 @@ public class HttpClientTests
         Assert.Equal((byte)(65_600 % 65_536 % 256), body[65_600]);
     }
 
-    [Fact]
-    public async Task HundredConcurrentStreamsOnOneConnection()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task HundredConcurrentStreamsOnOneConnection(bool tls)
     {
-        await using var host = await KestrelTestHost.StartAsync(MapEndpoints, configureEngine: o => o.MaxStreamsPerConnection = 100);
+        await using var host = await KestrelTestHost.StartAsync(MapEndpoints, tls, configureEngine: o => o.MaxStreamsPerConnection = 100);
         using HttpClient client = host.CreateHttp2Client();
         await client.GetStringAsync("/hello");
 
-        Task<string>[] requests = Enumerable.Range(0, 100).Select(_ => client.GetStringAsync("/bytes/20000").ContinueWith(t => t.Result.Length.ToString())).ToArray();
-        string[] lengths = await Task.WhenAll(requests);
+        string[] results = await Task.WhenAll(Enumerable.Range(0, 100).Select(async _ =>
+        {
+            using HttpResponseMessage response = await client.GetAsync("/connection-and-bytes");
+            return await response.Content.ReadAsStringAsync();
+        }));
 
-        Assert.All(lengths, length => Assert.Equal("20000", length));
+        Assert.All(results, result => Assert.Equal(20000, result.Split('|')[1].Length));
+        Assert.Single(results.Select(result => result.Split('|')[0]).Distinct());
     }
 
     [Fact]
