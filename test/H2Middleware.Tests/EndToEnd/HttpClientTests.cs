@@ -139,10 +139,12 @@ public class HttpClientTests
         Assert.Single(results.Select(result => result.Split('|')[0]).Distinct());
     }
 
-    [Fact]
-    public async Task ResponseTrailersReachTheClient()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ResponseTrailersReachTheClient(bool tls)
     {
-        await using var host = await KestrelTestHost.StartAsync(MapEndpoints);
+        await using var host = await KestrelTestHost.StartAsync(MapEndpoints, tls);
         using HttpClient client = host.CreateHttp2Client();
 
         using HttpResponseMessage response = await client.GetAsync("/trailers");
@@ -152,8 +154,10 @@ public class HttpClientTests
         Assert.Equal("trailer-value", Assert.Single(values));
     }
 
-    [Fact]
-    public async Task ClientCancellationFiresRequestAborted()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ClientCancellationFiresRequestAborted(bool tls)
     {
         var aborted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -162,7 +166,7 @@ public class HttpClientTests
             context.RequestAborted.Register(() => aborted.TrySetResult());
             started.TrySetResult();
             await Task.Delay(Timeout.Infinite, context.RequestAborted).ContinueWith(_ => { });
-        }));
+        }), tls);
         using HttpClient client = host.CreateHttp2Client();
         using var cancel = new CancellationTokenSource();
 
