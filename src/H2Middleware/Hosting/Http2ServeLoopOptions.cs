@@ -17,7 +17,7 @@ public sealed class Http2ServeLoopOptions
     public int HeaderTableSize { get; set; } = 4_096;
 
     /// <summary>SETTINGS_MAX_HEADER_LIST_SIZE we advertise; a larger request header list is answered with 431.</summary>
-    public int MaxRequestHeaderFieldSize { get; set; } = 32_768;
+    public int MaxRequestHeaderListSize { get; set; } = 32_768;
 
     /// <summary>SETTINGS_INITIAL_WINDOW_SIZE we advertise: how much request body a stream may have in flight.</summary>
     public int InitialStreamWindowSize { get; set; } = 768 * 1024;
@@ -58,7 +58,7 @@ public sealed class Http2ServeLoopOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxFrameSize, 16_384, nameof(MaxFrameSize));
         ArgumentOutOfRangeException.ThrowIfGreaterThan(MaxFrameSize, 16_777_215, nameof(MaxFrameSize));
         ArgumentOutOfRangeException.ThrowIfNegative(HeaderTableSize, nameof(HeaderTableSize));
-        ArgumentOutOfRangeException.ThrowIfLessThan(MaxRequestHeaderFieldSize, 1_024, nameof(MaxRequestHeaderFieldSize));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxRequestHeaderListSize, 1_024, nameof(MaxRequestHeaderListSize));
         ArgumentOutOfRangeException.ThrowIfLessThan(InitialStreamWindowSize, 65_535, nameof(InitialStreamWindowSize));
         ArgumentOutOfRangeException.ThrowIfLessThan(InitialConnectionWindowSize, 65_535, nameof(InitialConnectionWindowSize));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxResponseBufferSizePerStream, 1_024, nameof(MaxResponseBufferSizePerStream));

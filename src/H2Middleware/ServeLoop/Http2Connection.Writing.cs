@@ -32,7 +32,7 @@ internal sealed partial class Http2Connection
             new(Http2SettingsParameter.InitialWindowSize, (uint)Options.InitialStreamWindowSize),
             new(Http2SettingsParameter.MaxFrameSize, (uint)Options.MaxFrameSize),
             new(Http2SettingsParameter.HeaderTableSize, (uint)Options.HeaderTableSize),
-            new(Http2SettingsParameter.MaxHeaderListSize, (uint)Options.MaxRequestHeaderFieldSize),
+            new(Http2SettingsParameter.MaxHeaderListSize, (uint)Options.MaxRequestHeaderListSize),
             new(Http2SettingsParameter.NoRfc7540Priorities, 1),
         ];
         Http2FrameWriter.WriteSettings(_output, settings);

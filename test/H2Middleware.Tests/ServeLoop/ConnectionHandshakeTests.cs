@@ -19,7 +19,7 @@ public class ConnectionHandshakeTests
             o.InitialStreamWindowSize = 100_000;
             o.InitialConnectionWindowSize = 2_000_000;
             o.MaxFrameSize = 32_768;
-            o.MaxRequestHeaderFieldSize = 16_384;
+            o.MaxRequestHeaderListSize = 16_384;
         });
         await client.SendPrefaceAsync();
 

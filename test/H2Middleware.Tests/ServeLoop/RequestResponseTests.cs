@@ -284,7 +284,7 @@ public class RequestResponseTests
                 handlerRan = true;
                 return Task.CompletedTask;
             },
-            o => o.MaxRequestHeaderFieldSize = 2048);
+            o => o.MaxRequestHeaderListSize = 2048);
 
         client.MaxFrameSize = 16_384;
         await client.SendGetAsync(1, "/", true, ("x-big", new string('a', 4000)));
