@@ -1,5 +1,4 @@
 using System.Net;
-using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using H2Middleware.Scheduling;
 using Microsoft.AspNetCore.Builder;
@@ -90,18 +89,5 @@ internal sealed class KestrelTestHost : IAsyncDisposable
     /// <summary>Our engine's marker: Kestrel's own HTTP/2 never offers this feature.</summary>
     public static bool ServedByEngine(HttpContext context) => context.Features.Get<IHttp2StreamPriorityFeature>() is not null;
 
-    private static readonly Lazy<X509Certificate2> TestCertificate = new(CreateCertificate);
-
-    private static X509Certificate2 CreateCertificate()
-    {
-        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var request = new CertificateRequest("CN=localhost", key, HashAlgorithmName.SHA256);
-        var san = new SubjectAlternativeNameBuilder();
-        san.AddDnsName("localhost");
-        san.AddIpAddress(IPAddress.Loopback);
-        request.CertificateExtensions.Add(san.Build());
-        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], critical: false));
-        using X509Certificate2 certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
-        return X509CertificateLoader.LoadPkcs12(certificate.Export(X509ContentType.Pkcs12), password: null);
-    }
+    private static readonly Lazy<X509Certificate2> TestCertificate = new(HelloH2.SelfSignedCertificate.Create);
 }
