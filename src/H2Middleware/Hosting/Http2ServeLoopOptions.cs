@@ -28,6 +28,20 @@ public sealed class Http2ServeLoopOptions
     /// <summary>How many response body bytes a handler may have buffered per stream before its writes wait for the peer.</summary>
     public int MaxResponseBufferSizePerStream { get; set; } = 64 * 1024;
 
+    /// <summary>
+    /// How many request body bytes a stream may hold that its handler has not consumed. The window of bytes the handler
+    /// has only examined is given back too (a reader may wait for a whole message), so this, not the window, bounds the
+    /// buffer; past it, only consumed bytes free window. Above gRPC's 4 MiB message limit by default.
+    /// </summary>
+    public int MaxRequestBufferSizePerStream { get; set; } = 8 * 1024 * 1024;
+
+    /// <summary>
+    /// How many client errors (malformed requests, header lists over the limit, frames on closed streams, refused
+    /// streams...) a connection tolerates before it ends with GOAWAY(ENHANCE_YOUR_CALM). Each response the application
+    /// completes gives one back.
+    /// </summary>
+    public int ClientErrorBudget { get; set; } = 8;
+
     /// <summary>The largest request body accepted when the application does not set its own limit; null means unlimited.</summary>
     public long? MaxRequestBodySize { get; set; } = 30_000_000;
 
@@ -62,6 +76,8 @@ public sealed class Http2ServeLoopOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(InitialStreamWindowSize, 65_535, nameof(InitialStreamWindowSize));
         ArgumentOutOfRangeException.ThrowIfLessThan(InitialConnectionWindowSize, 65_535, nameof(InitialConnectionWindowSize));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxResponseBufferSizePerStream, 1_024, nameof(MaxResponseBufferSizePerStream));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxRequestBufferSizePerStream, 1_024, nameof(MaxRequestBufferSizePerStream));
+        ArgumentOutOfRangeException.ThrowIfNegative(ClientErrorBudget, nameof(ClientErrorBudget));
         ArgumentNullException.ThrowIfNull(WriteSchedulerFactory, nameof(WriteSchedulerFactory));
         ArgumentNullException.ThrowIfNull(TimeProvider, nameof(TimeProvider));
     }

@@ -103,6 +103,7 @@ internal sealed partial class Http2Connection
             throw new Http2ConnectionException(Http2ErrorCode.ProtocolError, "expected CONTINUATION of the open header block");
         }
 
+        ChargeClientError(ConnectionEndReason.UnexpectedFrame);
         if (_streams.TryGetValue(error.StreamId, out Http2Stream? stream) && !stream.IsClosed)
         {
             ResetStream(stream, error.Code, error.Reason);
@@ -131,7 +132,7 @@ internal sealed partial class Http2Connection
             {
                 _headerBlock.Purpose = HeaderBlockPurpose.Discard;
                 DecodeHeaderBlock(frame.Payload, frame.EndHeaders);
-                ResetStream(stream, Http2ErrorCode.StreamClosed, "HEADERS on a half-closed (remote) stream");
+                RejectStream(stream, Http2ErrorCode.StreamClosed, ConnectionEndReason.ReceivedFrameAfterStreamClose, "HEADERS on a half-closed (remote) stream");
                 return;
             }
 
@@ -143,18 +144,24 @@ internal sealed partial class Http2Connection
 
         if (streamId <= _highestStreamId)
         {
-            // RFC 9113 §5.1: frames the peer sent before seeing our RST_STREAM are ignored; HEADERS after both
-            // END_STREAMs is STREAM_CLOSED; any other lower id was never opened, which §5.1.1 makes a PROTOCOL_ERROR.
+            // RFC 9113 §5.1: frames the peer sent before seeing our RST_STREAM are ignored; after its own RST_STREAM
+            // they are a STREAM_CLOSED stream error, after both END_STREAMs a STREAM_CLOSED connection error; any other
+            // lower id was never opened, which §5.1.1 makes a PROTOCOL_ERROR.
             _headerBlock.Purpose = HeaderBlockPurpose.Discard;
             DecodeHeaderBlock(frame.Payload, frame.EndHeaders);
-            if (WasRecentlyReset(streamId))
+            switch (CloseCauseOf(streamId))
             {
-                return;
+                case StreamCloseCause.ResetByServer:
+                    return;
+                case StreamCloseCause.ResetByClient:
+                    ChargeClientError(ConnectionEndReason.ReceivedFrameAfterStreamClose);
+                    QueueRstStream(streamId, Http2ErrorCode.StreamClosed, "HEADERS on a stream the client reset");
+                    return;
+                case StreamCloseCause.EndStream:
+                    throw new Http2ConnectionException(Http2ErrorCode.StreamClosed, "HEADERS on a closed stream");
+                default:
+                    throw new Http2ConnectionException(Http2ErrorCode.ProtocolError, "stream id lower than one already used");
             }
-
-            throw WasRecentlyClosed(streamId)
-                ? new Http2ConnectionException(Http2ErrorCode.StreamClosed, "HEADERS on a closed stream")
-                : new Http2ConnectionException(Http2ErrorCode.ProtocolError, "stream id lower than one already used");
         }
 
         _highestStreamId = streamId;
@@ -168,6 +175,12 @@ internal sealed partial class Http2Connection
 
         if (_openStreamCount >= Options.MaxStreamsPerConnection)
         {
+            // Before our SETTINGS are acknowledged the client may not know the limit yet (RFC 9113 §6.5.3).
+            if (_unacknowledgedSettings == 0)
+            {
+                ChargeClientError(ConnectionEndReason.MaxConcurrentStreamsExceeded);
+            }
+
             _headerBlock.Purpose = HeaderBlockPurpose.Refuse;
             DecodeHeaderBlock(frame.Payload, frame.EndHeaders);
             return;
@@ -178,7 +191,7 @@ internal sealed partial class Http2Connection
         {
             _headerBlock.Purpose = HeaderBlockPurpose.Discard;
             DecodeHeaderBlock(frame.Payload, frame.EndHeaders);
-            ResetStream(stream, Http2ErrorCode.ProtocolError, "a stream cannot depend on itself");
+            RejectStream(stream, Http2ErrorCode.ProtocolError, ConnectionEndReason.StreamSelfDependency, "a stream cannot depend on itself");
             return;
         }
 
@@ -243,19 +256,19 @@ internal sealed partial class Http2Connection
             case HeaderBlockPurpose.Discard:
                 return;
             case HeaderBlockPurpose.Trailers when listTooLarge:
-                ResetStream(stream!, Http2ErrorCode.ProtocolError, "request trailers too large");
+                RejectStream(stream!, Http2ErrorCode.ProtocolError, ConnectionEndReason.MaxRequestHeadersTotalSizeExceeded, "request trailers too large");
                 return;
             case HeaderBlockPurpose.Trailers:
                 string? trailerError = stream!.CompleteRequestTrailers();
                 if (trailerError is not null)
                 {
-                    ResetStream(stream, Http2ErrorCode.ProtocolError, trailerError);
+                    RejectStream(stream, Http2ErrorCode.ProtocolError, ConnectionEndReason.InvalidRequestHeaders, trailerError);
                     return;
                 }
 
                 if (!block.EndStream)
                 {
-                    ResetStream(stream, Http2ErrorCode.ProtocolError, "trailers without END_STREAM");
+                    RejectStream(stream, Http2ErrorCode.ProtocolError, ConnectionEndReason.InvalidRequestHeaders, "trailers without END_STREAM");
                     return;
                 }
 
@@ -265,6 +278,7 @@ internal sealed partial class Http2Connection
 
         if (listTooLarge)
         {
+            ChargeClientError(ConnectionEndReason.MaxRequestHeadersTotalSizeExceeded);
             RespondWithoutApplication(stream!, Microsoft.AspNetCore.Http.StatusCodes.Status431RequestHeaderFieldsTooLarge, block.EndStream);
             return;
         }
@@ -272,7 +286,7 @@ internal sealed partial class Http2Connection
         string? requestError = stream!.CompleteRequestHeaders();
         if (requestError is not null)
         {
-            ResetStream(stream, Http2ErrorCode.ProtocolError, requestError);
+            RejectStream(stream, Http2ErrorCode.ProtocolError, ConnectionEndReason.InvalidRequestHeaders, requestError);
             return;
         }
 
@@ -290,7 +304,7 @@ internal sealed partial class Http2Connection
         {
             if (stream.DeclaredContentLength is > 0)
             {
-                ResetStream(stream, Http2ErrorCode.ProtocolError, "content-length without a body");
+                RejectStream(stream, Http2ErrorCode.ProtocolError, ConnectionEndReason.InvalidContentLength, "content-length without a body");
                 return;
             }
 
@@ -320,27 +334,14 @@ internal sealed partial class Http2Connection
         if (!_streams.TryGetValue(streamId, out Http2Stream? stream) || stream.IsClosed || stream.RemoteClosed)
         {
             ReturnConnectionWindow(flowControlled);
-            if (stream is { WasReset: true } || (stream is null && WasRecentlyReset(streamId)))
-            {
-                return;
-            }
-
-            if (stream is not null)
-            {
-                ResetStream(stream, Http2ErrorCode.StreamClosed, "DATA after END_STREAM");
-            }
-            else
-            {
-                QueueRstStream(streamId, Http2ErrorCode.StreamClosed, "DATA on a closed stream");
-            }
-
+            OnDataOnClosedStream(stream, streamId);
             return;
         }
 
         if (flowControlled > stream.ReceiveWindow)
         {
             ReturnConnectionWindow(flowControlled);
-            ResetStream(stream, Http2ErrorCode.FlowControlError, "DATA beyond the stream window");
+            RejectStream(stream, Http2ErrorCode.FlowControlError, ConnectionEndReason.FlowControlWindowExceeded, "DATA beyond the stream window");
             return;
         }
 
@@ -352,6 +353,27 @@ internal sealed partial class Http2Connection
         }
 
         SendWindowUpdatesIfDue(stream);
+    }
+
+    /// <summary>
+    /// DATA on a stream that is not open (RFC 9113 §6.1): a STREAM_CLOSED stream error, except for DATA the client sent
+    /// before it saw our RST_STREAM, which is ignored (§5.1).
+    /// </summary>
+    private void OnDataOnClosedStream(Http2Stream? stream, int streamId)
+    {
+        if (stream is { IsClosed: false })
+        {
+            RejectStream(stream, Http2ErrorCode.StreamClosed, ConnectionEndReason.ReceivedFrameAfterStreamClose, "DATA after END_STREAM");
+            return;
+        }
+
+        if (CloseCauseOf(streamId) == StreamCloseCause.ResetByServer)
+        {
+            return;
+        }
+
+        ChargeClientError(ConnectionEndReason.ReceivedFrameAfterStreamClose);
+        QueueRstStream(streamId, Http2ErrorCode.StreamClosed, "DATA on a closed stream");
     }
 
     private void OnRstStream(in Http2Frame frame)
@@ -366,6 +388,7 @@ internal sealed partial class Http2Connection
         {
             Http2Log.StreamResetReceived(Logger, ConnectionId, streamId, frame.ErrorCode);
             stream.WasReset = true;
+            stream.ResetByClient = true;
             OnStreamClosed(stream, frame.ErrorCode);
         }
     }
@@ -438,7 +461,7 @@ internal sealed partial class Http2Connection
 
         if (stream.SendWindow + increment > Http2Limits.MaxWindowSize)
         {
-            ResetStream(stream, Http2ErrorCode.FlowControlError, "stream window above 2^31-1");
+            RejectStream(stream, Http2ErrorCode.FlowControlError, ConnectionEndReason.WindowUpdateSizeInvalid, "stream window above 2^31-1");
             return;
         }
 

@@ -30,7 +30,7 @@ internal sealed partial class Http2Connection
             static state =>
             {
                 var (connection, which) = ((Http2Connection, ServeLoopTimer))state!;
-                connection.Post(new ServeLoopMessage(ServeLoopMessageKind.TimerFired, Value: (long)which));
+                connection.Post(new ServeLoopMessage(ServeLoopMessageKind.TimerFired, (long)which));
             },
             (this, timer),
             dueTime,

@@ -75,11 +75,15 @@ internal sealed partial class Http2Connection
         PipeReader body = stream.ResponseBodyReader;
         bool hasData = stream.HasDirectWrite;
         bool completed = false;
-        if (body.TryRead(out ReadResult result))
+        if (TryReadResponseBody(stream, out ReadResult result))
         {
             hasData |= !result.Buffer.IsEmpty;
             completed = result.IsCompleted;
             body.AdvanceTo(result.Buffer.Start);
+        }
+        else if (stream.WasReset)
+        {
+            return StreamOutputState.Nothing;
         }
 
         if (hasData)
@@ -132,17 +136,39 @@ internal sealed partial class Http2Connection
         EvaluateOutput(stream);
     }
 
+    /// <summary>
+    /// Reads the response pipe. A pipe that completed because the handler reset the stream (the reset is published
+    /// before the completion) resets the stream here, and nothing is read: a failed response never ends with END_STREAM.
+    /// </summary>
+    private bool TryReadResponseBody(Http2Stream stream, out ReadResult result)
+    {
+        PipeReader body = stream.ResponseBodyReader;
+        if (!body.TryRead(out result))
+        {
+            return false;
+        }
+
+        if (result.IsCompleted && stream.TryGetRequestedReset(out Http2ErrorCode errorCode))
+        {
+            body.AdvanceTo(result.Buffer.End);
+            ResetStream(stream, errorCode, "reset by the application");
+            return false;
+        }
+
+        return true;
+    }
+
     private void WriteResponseHeaders(Http2Stream stream)
     {
         PipeReader body = stream.ResponseBodyReader;
         bool endStream = false;
-        if (body.TryRead(out ReadResult result))
+        if (TryReadResponseBody(stream, out ReadResult result))
         {
             endStream = result.IsCompleted && (result.Buffer.IsEmpty || stream.SuppressResponseBody) && !HasTrailers(stream);
             body.AdvanceTo(endStream ? result.Buffer.End : result.Buffer.Start);
         }
 
-        if (!TryEncodeFields(stream, stream.ResponseHeaders, stream.StatusCode))
+        if (stream.WasReset || !TryEncodeFields(stream, stream.ResponseHeaders, stream.StatusCode))
         {
             return;
         }
@@ -159,10 +185,10 @@ internal sealed partial class Http2Connection
     private void WriteResponseBody(Http2Stream stream)
     {
         PipeReader body = stream.ResponseBodyReader;
-        if (!body.TryRead(out ReadResult result))
+        if (!TryReadResponseBody(stream, out ReadResult result))
         {
             // The pipe is empty: a pending direct write is the next body data.
-            if (stream.HasDirectWrite)
+            if (stream.HasDirectWrite && !stream.WasReset)
             {
                 WriteDirectDataFrames(stream);
             }

@@ -9,13 +9,10 @@ namespace H2Middleware.ServeLoop;
 /// <summary>Stream lifecycle on the serve loop: open, receive body, start the handler, close, reset (RFC 9113 §5.1).</summary>
 internal sealed partial class Http2Connection
 {
-    private const int RecentlyClosedCapacity = 64;
-
     private readonly Queue<Http2Stream> _streamsWaitingToRun = new();
     private readonly Stack<Http2Stream> _streamPool = new();
-    // The last streams to close, negated when we reset them: frames the peer sent before seeing our RST_STREAM are ignored (RFC 9113 §5.1).
-    private readonly int[] _recentlyClosed = new int[RecentlyClosedCapacity];
-    private int _recentlyClosedNext;
+    private readonly ClosedStreams _closedStreams;
+    private readonly ClientErrorBudget _clientErrors;
     private int _openStreamCount;
     private int _runningApplications;
 
@@ -69,7 +66,7 @@ internal sealed partial class Http2Connection
             stream.WaitingToRun = false;
             if (stream.IsClosed)
             {
-                Recycle(stream);
+                ReleaseIfUnused(stream);
             }
             else
             {
@@ -101,7 +98,7 @@ internal sealed partial class Http2Connection
         stream.RequestBodyReceived += data.Length;
         if (stream.DeclaredContentLength is { } declared && stream.RequestBodyReceived > declared)
         {
-            ResetStream(stream, Http2ErrorCode.ProtocolError, "more request body than content-length");
+            RejectStream(stream, Http2ErrorCode.ProtocolError, ConnectionEndReason.InvalidContentLength, "more request body than content-length");
             return;
         }
 
@@ -111,7 +108,7 @@ internal sealed partial class Http2Connection
             body.Write(segment.Span);
         }
 
-        stream.RequestBodyBuffered += data.Length;
+        stream.RequestBodyDelivered += data.Length;
         ValueTask<FlushResult> flush = body.FlushAsync();
         if (flush.IsCompletedSuccessfully && flush.Result.IsCompleted)
         {
@@ -124,7 +121,7 @@ internal sealed partial class Http2Connection
     {
         if (stream.DeclaredContentLength is { } declared && stream.RequestBodyReceived != declared && !stream.DiscardingRequestBody)
         {
-            ResetStream(stream, Http2ErrorCode.ProtocolError, "request body shorter than content-length");
+            RejectStream(stream, Http2ErrorCode.ProtocolError, ConnectionEndReason.InvalidContentLength, "request body shorter than content-length");
             return;
         }
 
@@ -136,7 +133,13 @@ internal sealed partial class Http2Connection
         }
     }
 
-    private void OnStreamBodyConsumed(Http2Stream stream, long consumed)
+    /// <summary>
+    /// The handler has consumed or examined more of the body. Examined bytes get their window back too, as under Kestrel,
+    /// or a reader that waits for a whole message before consuming it (gRPC) would stall once the window is spent; the
+    /// window then no longer bounds what the stream buffers, so past <see cref="Http2ServeLoopOptions.MaxRequestBufferSizePerStream"/>
+    /// unconsumed bytes only consumed ones are given back.
+    /// </summary>
+    private void OnStreamBodyConsumed(Http2Stream stream, long consumed, long examined)
     {
         if (consumed == RequestBodyReader.BodyReaderCompleted)
         {
@@ -149,12 +152,20 @@ internal sealed partial class Http2Connection
             return;
         }
 
-        stream.RequestBodyBuffered -= consumed;
-        ReturnWindow(stream, (int)consumed);
+        stream.RequestBodyConsumed = Math.Max(stream.RequestBodyConsumed, consumed);
+        bool underBufferLimit = stream.RequestBodyDelivered - stream.RequestBodyConsumed <= Options.MaxRequestBufferSizePerStream;
+        long released = Math.Min(underBufferLimit ? Math.Max(consumed, examined) : stream.RequestBodyConsumed, stream.RequestBodyDelivered);
+        if (released <= stream.RequestBodyReleased)
+        {
+            return;
+        }
+
+        ReturnWindow(stream, (int)(released - stream.RequestBodyReleased));
+        stream.RequestBodyReleased = released;
         SendWindowUpdatesIfDue(stream);
     }
 
-    /// <summary>From now on the stream's DATA is counted and dropped; what sits unread in its pipe is given back.</summary>
+    /// <summary>From now on the stream's DATA is counted and dropped; the connection window of what sits unread in its pipe is given back.</summary>
     private void StopReceivingBody(Http2Stream stream)
     {
         if (stream.DiscardingRequestBody)
@@ -163,8 +174,8 @@ internal sealed partial class Http2Connection
         }
 
         stream.DiscardingRequestBody = true;
-        ReturnConnectionWindow((int)stream.RequestBodyBuffered);
-        stream.RequestBodyBuffered = 0;
+        ReturnConnectionWindow((int)(stream.RequestBodyDelivered - stream.RequestBodyReleased));
+        stream.RequestBodyReleased = stream.RequestBodyDelivered;
     }
 
     private void OnStreamApplicationCompleted(Http2Stream stream)
@@ -174,7 +185,7 @@ internal sealed partial class Http2Connection
         StopReceivingBody(stream);
         if (stream.IsClosed)
         {
-            ForgetStream(stream);
+            ReleaseIfUnused(stream);
         }
         else if (stream.LocalClosed && !stream.RemoteClosed)
         {
@@ -192,6 +203,12 @@ internal sealed partial class Http2Connection
         {
             ResetStream(stream, errorCode, "reset by the application");
         }
+    }
+
+    private void OnStreamAbortDelivered(Http2Stream stream)
+    {
+        stream.AbortCallbacksPending = false;
+        ReleaseIfUnused(stream);
     }
 
     private void OnStreamPriorityChanged(Http2Stream stream)
@@ -226,22 +243,31 @@ internal sealed partial class Http2Connection
         OnStreamClosed(stream, errorCode);
     }
 
+    /// <summary>A stream error the client caused: the stream is reset and the client's error budget drawn.</summary>
+    private void RejectStream(Http2Stream stream, Http2ErrorCode errorCode, ConnectionEndReason cause, string reason)
+    {
+        ChargeClientError(cause);
+        ResetStream(stream, errorCode, reason);
+    }
+
+    /// <summary>Draws on the client's error budget; an exhausted budget is a connection error.</summary>
+    private void ChargeClientError(ConnectionEndReason cause)
+    {
+        if (!_clientErrors.TryDraw())
+        {
+            throw new Http2ConnectionException(Http2ErrorCode.EnhanceYourCalm, cause.ToString());
+        }
+    }
+
     private void QueueRstStream(int streamId, Http2ErrorCode errorCode, string reason)
     {
         Http2Log.StreamResetSent(Logger, ConnectionId, streamId, errorCode, reason);
-        RememberClosed(-streamId);
+        _closedStreams.Remember(streamId, StreamCloseCause.ResetByServer);
         QueueControlFrame(new ControlFrame(ControlFrameKind.RstStream, streamId, (long)errorCode));
     }
 
-    private void RememberClosed(int signedStreamId)
-    {
-        _recentlyClosed[_recentlyClosedNext] = signedStreamId;
-        _recentlyClosedNext = (_recentlyClosedNext + 1) % RecentlyClosedCapacity;
-    }
-
-    private bool WasRecentlyReset(int streamId) => Array.IndexOf(_recentlyClosed, -streamId) >= 0;
-
-    private bool WasRecentlyClosed(int streamId) => Array.IndexOf(_recentlyClosed, streamId) >= 0;
+    /// <summary>How a stream that is no longer open was closed, whether or not its object is still in the table.</summary>
+    private StreamCloseCause CloseCauseOf(int streamId) => _closedStreams.CauseOf(streamId);
 
     /// <summary>The stream reached "closed": it no longer counts against the limit and its handler is told if it ended abnormally.</summary>
     private void OnStreamClosed(Http2Stream stream, Http2ErrorCode errorCode)
@@ -252,9 +278,18 @@ internal sealed partial class Http2Connection
         }
 
         stream.CountedAsClosed = true;
-        if (!stream.WasReset)
+        if (stream.ResetByClient)
         {
-            RememberClosed(stream.StreamId);
+            _closedStreams.Remember(stream.StreamId, StreamCloseCause.ResetByClient);
+        }
+        else if (!stream.WasReset)
+        {
+            _closedStreams.Remember(stream.StreamId, StreamCloseCause.EndStream);
+            if (stream.ApplicationStarted)
+            {
+                // Real progress: the application answered a request.
+                _clientErrors.Refill();
+            }
         }
 
         stream.LocalClosed = true;
@@ -271,26 +306,31 @@ internal sealed partial class Http2Connection
             StopReceivingBody(stream);
         }
 
-        if (stream.ApplicationCompleted || !stream.ApplicationStarted)
-        {
-            ForgetStream(stream);
-        }
-
+        ReleaseIfUnused(stream);
         CloseIfDrained();
     }
 
-    /// <summary>The stream is closed and no handler uses it: drop it from the table and, unless it still waits in the run queue, pool it.</summary>
-    private void ForgetStream(Http2Stream stream)
+    /// <summary>
+    /// Once the stream is closed and no handler uses it, drops it from the table; once nothing else can touch it either
+    /// (it no longer waits in the run queue, its RequestAborted callbacks have run), pools it.
+    /// </summary>
+    private void ReleaseIfUnused(Http2Stream stream)
     {
-        _streams.Remove(stream.StreamId);
-        if (!stream.WaitingToRun)
+        if (!stream.IsClosed || (stream.ApplicationStarted && !stream.ApplicationCompleted))
         {
-            Recycle(stream);
+            return;
         }
-    }
 
-    private void Recycle(Http2Stream stream)
-    {
+        if (_streams.TryGetValue(stream.StreamId, out Http2Stream? current) && ReferenceEquals(current, stream))
+        {
+            _streams.Remove(stream.StreamId);
+        }
+
+        if (stream.WaitingToRun || stream.AbortCallbacksPending)
+        {
+            return;
+        }
+
         stream.Reset();
         if (_streamPool.Count < Options.MaxStreamsPerConnection)
         {

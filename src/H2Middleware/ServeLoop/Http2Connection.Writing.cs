@@ -1,4 +1,5 @@
 using System.IO.Pipelines;
+using System.Text;
 using H2Middleware.Frames;
 using H2Middleware.Streams;
 
@@ -22,6 +23,7 @@ internal sealed partial class Http2Connection
     private long _bytesSinceFlush;
     private bool _closing;
     private bool _goAwaySent;
+    private string? _goAwayDebugData;
     private int _peerMaxFrameSize = Http2Limits.DefaultMaxFrameSize;
 
     private void QueueInitialSettings()
@@ -59,9 +61,11 @@ internal sealed partial class Http2Connection
         _controlFrames.Enqueue(frame);
     }
 
-    private void SendGoAway(Http2ErrorCode errorCode)
+    /// <param name="debugData">Why, for the peer's diagnostics (RFC 9113 §6.8): ASCII, without anything secret.</param>
+    private void SendGoAway(Http2ErrorCode errorCode, string? debugData = null)
     {
         _goAwaySent = true;
+        _goAwayDebugData = debugData;
         _controlFrames.Enqueue(new ControlFrame(ControlFrameKind.GoAway, _highestStreamId, (long)errorCode));
         Http2Log.GoAwaySent(Logger, ConnectionId, _highestStreamId, errorCode);
     }
@@ -72,7 +76,8 @@ internal sealed partial class Http2Connection
         while (!_flushInFlight && !_stopped)
         {
             WriteControlFrames();
-            while (_bytesSinceFlush < MaxBytesPerFlush && _scheduler.TryDequeue(out var scheduled))
+            // A closing connection has no open stream left: only its control frames (GOAWAY last) still go out.
+            while (!_closing && _bytesSinceFlush < MaxBytesPerFlush && _scheduler.TryDequeue(out var scheduled))
             {
                 WriteStreamFrame((Http2Stream)scheduled);
             }
@@ -114,8 +119,9 @@ internal sealed partial class Http2Connection
                     CountWritten(Http2FrameType.WindowUpdate, frame.StreamId, Http2FrameFlags.None, 4);
                     break;
                 case ControlFrameKind.GoAway:
-                    Http2FrameWriter.WriteGoAway(_output, frame.StreamId, frame.ErrorCode, default);
-                    CountWritten(Http2FrameType.GoAway, 0, Http2FrameFlags.None, 8);
+                    byte[] debugData = _goAwayDebugData is null ? [] : Encoding.ASCII.GetBytes(_goAwayDebugData);
+                    Http2FrameWriter.WriteGoAway(_output, frame.StreamId, frame.ErrorCode, debugData);
+                    CountWritten(Http2FrameType.GoAway, 0, Http2FrameFlags.None, 8 + debugData.Length);
                     break;
             }
         }

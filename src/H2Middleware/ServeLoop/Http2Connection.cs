@@ -51,6 +51,8 @@ internal sealed partial class Http2Connection
         HeaderStrings = new HeaderStringCache();
         MemoryPool = context.Features.Get<IMemoryPoolFeature>()?.MemoryPool ?? MemoryPool<byte>.Shared;
         _connectionReceiveWindow = options.InitialConnectionWindowSize;
+        _closedStreams = new ClosedStreams(Math.Clamp(2 * options.MaxStreamsPerConnection, 64, 4096));
+        _clientErrors = new ClientErrorBudget(options.ClientErrorBudget);
         _onReadCompleted = () => Post(new ServeLoopMessage(ServeLoopMessageKind.ReadCompleted));
         _onFlushCompleted = () => Post(new ServeLoopMessage(ServeLoopMessageKind.FlushCompleted));
     }
@@ -93,18 +95,9 @@ internal sealed partial class Http2Connection
         {
             while (!_stopped)
             {
-                while (!_stopped && messages.TryRead(out ServeLoopMessage message))
-                {
-                    Process(message);
-                }
-
-                if (_stopped)
-                {
-                    break;
-                }
-
-                WriteFrames();
-                if (_stopped || messages.TryPeek(out _))
+                DoPendingWork(messages);
+                // A failure may have queued GOAWAY after the write pass: it is written before the loop sleeps.
+                if (_stopped || messages.TryPeek(out _) || (_controlFrames.Count > 0 && !_flushInFlight))
                 {
                     continue;
                 }
@@ -119,8 +112,43 @@ internal sealed partial class Http2Connection
         }
     }
 
+    /// <summary>
+    /// Handles the queued messages, then runs a write pass. This is the loop's one error boundary: a connection error
+    /// raised by any of its work (a frame, a handler's message, a timer, a write pass) ends the connection with GOAWAY,
+    /// and so, as INTERNAL_ERROR, does any other exception.
+    /// </summary>
+    private void DoPendingWork(ChannelReader<ServeLoopMessage> messages)
+    {
+        try
+        {
+            while (!_stopped && messages.TryRead(out ServeLoopMessage message))
+            {
+                Process(message);
+            }
+
+            if (!_stopped)
+            {
+                WriteFrames();
+            }
+        }
+        catch (Http2ConnectionException error)
+        {
+            FailConnection(error.ErrorCode, error.Message);
+        }
+        catch (Exception exception)
+        {
+            Http2Log.ServeLoopFailed(Logger, ConnectionId, exception);
+            FailConnection(Http2ErrorCode.InternalError, "the serve loop failed");
+        }
+    }
+
     private void Process(in ServeLoopMessage message)
     {
+        if (message.IsStale)
+        {
+            return;
+        }
+
         switch (message.Kind)
         {
             case ServeLoopMessageKind.ReadCompleted:
@@ -133,7 +161,7 @@ internal sealed partial class Http2Connection
                 OnStreamOutputReady(message.Stream!);
                 break;
             case ServeLoopMessageKind.StreamBodyConsumed:
-                OnStreamBodyConsumed(message.Stream!, message.Value);
+                OnStreamBodyConsumed(message.Stream!, message.Value, message.Value2);
                 break;
             case ServeLoopMessageKind.StreamApplicationCompleted:
                 OnStreamApplicationCompleted(message.Stream!);
@@ -143,6 +171,9 @@ internal sealed partial class Http2Connection
                 break;
             case ServeLoopMessageKind.StreamPriorityChanged:
                 OnStreamPriorityChanged(message.Stream!);
+                break;
+            case ServeLoopMessageKind.StreamAbortDelivered:
+                OnStreamAbortDelivered(message.Stream!);
                 break;
             case ServeLoopMessageKind.TimerFired:
                 OnTimerFired((ServeLoopTimer)message.Value);
@@ -172,7 +203,7 @@ internal sealed partial class Http2Connection
         }
 
         _stopReading = true;
-        SendGoAway(errorCode);
+        SendGoAway(errorCode, reason);
         AbortAllStreams(errorCode);
         BeginClosing();
         Http2Log.ConnectionError(Logger, ConnectionId, errorCode, reason);

@@ -49,4 +49,7 @@ internal static partial class Http2Log
 
     [LoggerMessage(14, LogLevel.Error, "Connection {ConnectionId}, stream {StreamId}: the response could not be sent: {Reason}")]
     public static partial void ResponseInvalid(ILogger logger, string connectionId, int streamId, string reason);
+
+    [LoggerMessage(15, LogLevel.Error, "Connection {ConnectionId}: the serve loop failed; the connection is closed with INTERNAL_ERROR.")]
+    public static partial void ServeLoopFailed(ILogger logger, string connectionId, Exception exception);
 }

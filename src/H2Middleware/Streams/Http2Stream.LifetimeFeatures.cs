@@ -14,11 +14,15 @@ internal partial class Http2Stream :
     IHttpBodyControlFeature,
     IHttp2StreamPriorityFeature
 {
+    private const long NoResetRequested = -1;
+
     private CancellationTokenSource _requestAbortedSource = new();
-    private bool _requestAbortScheduled;
     private CancellationToken? _requestAborted;
     private bool _allowSynchronousIO;
-    private int _abortRequested;
+
+    // The error code of a reset the handler side asked for, set once per use and before the response pipe completes:
+    // the serve loop, having seen the pipe complete, reads it to tell a failed response from a complete one.
+    private long _requestedReset = NoResetRequested;
 
     CancellationToken IHttpRequestLifetimeFeature.RequestAborted
     {
@@ -43,30 +47,41 @@ internal partial class Http2Stream :
 
     Http2Priority IHttp2StreamPriorityFeature.ClientPriority => ClientPriority;
 
-    private void RequestReset(Http2ErrorCode errorCode)
+    /// <summary>Asks the serve loop to reset the stream; only the first request of a use counts.</summary>
+    public void RequestReset(Http2ErrorCode errorCode)
     {
-        if (Interlocked.Exchange(ref _abortRequested, 1) == 0)
+        if (Interlocked.CompareExchange(ref _requestedReset, (uint)errorCode, NoResetRequested) == NoResetRequested)
         {
-            Post(ServeLoopMessageKind.StreamResetByApplication, (long)errorCode);
+            Post(ServeLoopMessageKind.StreamResetByApplication, (uint)errorCode);
         }
     }
 
+    /// <summary>Read by the serve loop after it saw the response pipe complete: whether that completion ends a reset instead of a response.</summary>
+    public bool TryGetRequestedReset(out Http2ErrorCode errorCode)
+    {
+        long requested = Volatile.Read(ref _requestedReset);
+        errorCode = (Http2ErrorCode)requested;
+        return requested != NoResetRequested;
+    }
+
     /// <summary>
-    /// Fires RequestAborted on the thread pool: the serve loop must never run the handler's callbacks.
+    /// Fires RequestAborted on the thread pool (the serve loop must never run the handler's callbacks), then tells the
+    /// loop that the callbacks are over, so that it does not reuse the stream while one of them could still touch it.
     /// </summary>
     private void CancelRequestAborted()
     {
-        _requestAbortScheduled = true;
-        ThreadPool.UnsafeQueueUserWorkItem(static source =>
+        ThreadPool.UnsafeQueueUserWorkItem(static stream =>
         {
             try
             {
-                source.Cancel();
+                stream._requestAbortedSource.Cancel();
             }
             catch (AggregateException)
             {
                 // A handler's cancellation callback threw; the stream is gone either way.
             }
-        }, _requestAbortedSource, preferLocal: false);
+
+            stream.Post(ServeLoopMessageKind.StreamAbortDelivered);
+        }, this, preferLocal: false);
     }
 }

@@ -166,8 +166,8 @@ internal partial class Http2Stream : IHttpResponseFeature, IHttpResponseBodyFeat
             _responseCompleted = true;
             Http2Log.ResponseInvalid(_connection.Logger, _connection.ConnectionId, StreamId,
                 $"Content-Length mismatch: too few bytes written ({ResponseBytesWritten} of {declared}).");
-            // The reset goes first so that the serve loop never mistakes the completed body for a complete response.
-            Post(ServeLoopMessageKind.StreamResetByApplication, (long)Frames.Http2ErrorCode.InternalError);
+            // The reset is requested first so that the serve loop never mistakes the completed body for a complete response.
+            RequestReset(Frames.Http2ErrorCode.InternalError);
             await _responsePipe.Writer.CompleteAsync();
             return;
         }
@@ -193,7 +193,7 @@ internal partial class Http2Stream : IHttpResponseFeature, IHttpResponseBodyFeat
             if (_responseStarted)
             {
                 _responseCompleted = true;
-                Post(ServeLoopMessageKind.StreamResetByApplication, (long)Frames.Http2ErrorCode.InternalError);
+                RequestReset(Frames.Http2ErrorCode.InternalError);
                 await _responsePipe.Writer.CompleteAsync();
                 return;
             }
@@ -213,7 +213,7 @@ internal partial class Http2Stream : IHttpResponseFeature, IHttpResponseBodyFeat
         catch (Exception completionError)
         {
             Http2Log.ApplicationError(_connection.Logger, _connection.ConnectionId, StreamId, completionError);
-            Post(ServeLoopMessageKind.StreamResetByApplication, (long)Frames.Http2ErrorCode.InternalError);
+            RequestReset(Frames.Http2ErrorCode.InternalError);
         }
     }
 
@@ -258,17 +258,30 @@ internal partial class Http2Stream : IHttpResponseFeature, IHttpResponseBodyFeat
 
     public bool HasDirectWrite => Volatile.Read(ref _pendingDirectWrite) is not null;
 
+    /// <summary>The stream was reset or its connection closed: whatever the handler still writes is dropped.</summary>
+    public bool IsResponseAbandoned => _responseAbandoned;
+
     /// <summary>
     /// Called by the handler's writer for a large buffer when the pipe holds nothing unflushed: the serve loop sends
-    /// the buffer from the handler's memory, saving a copy, and the returned task completes once it has all been written.
+    /// the buffer from the handler's memory, saving a copy, and the returned task completes once it has all been written
+    /// or the stream is abandoned.
     /// </summary>
     public ValueTask<FlushResult> WriteDirectAsync(ReadOnlyMemory<byte> buffer)
     {
         DirectWriteCompletion write = _directWriteCompletion;
         write.Buffer = buffer;
         ValueTask<FlushResult> completion = write.Start();
-        Volatile.Write(ref _pendingDirectWrite, write);
-        NotifyOutputReady();
+        Interlocked.Exchange(ref _pendingDirectWrite, write);
+        // The loop sets _responseAbandoned and then takes the pending write; a write published after its look is ours to abandon.
+        if (_responseAbandoned)
+        {
+            TakeAndAbandonDirectWrite();
+        }
+        else
+        {
+            NotifyOutputReady();
+        }
+
         return completion;
     }
 
@@ -277,20 +290,25 @@ internal partial class Http2Stream : IHttpResponseFeature, IHttpResponseBodyFeat
     {
         DirectWriteCompletion write = _pendingDirectWrite!;
         write.Buffer = write.Buffer[bytes..];
-        if (write.Buffer.IsEmpty)
+        if (write.Buffer.IsEmpty && Interlocked.CompareExchange(ref _pendingDirectWrite, null, write) == write)
         {
-            Volatile.Write(ref _pendingDirectWrite, null);
             write.Complete(abandoned: false);
         }
     }
 
-    /// <summary>Called on the serve loop when the stream ends abnormally: a waiting handler is released.</summary>
-    public void AbandonDirectWrite()
+    /// <summary>Called on the serve loop when the stream ends abnormally: the handler's pending and later writes complete at once.</summary>
+    private void AbandonResponse()
     {
-        DirectWriteCompletion? write = _pendingDirectWrite;
+        _responseAbandoned = true;
+        TakeAndAbandonDirectWrite();
+    }
+
+    /// <summary>Completes the pending direct write as abandoned. The handler and the loop may both try; the exchange lets only one complete it.</summary>
+    private void TakeAndAbandonDirectWrite()
+    {
+        DirectWriteCompletion? write = Interlocked.Exchange(ref _pendingDirectWrite, null);
         if (write is not null)
         {
-            Volatile.Write(ref _pendingDirectWrite, null);
             write.Buffer = default;
             write.Complete(abandoned: true);
         }

@@ -14,6 +14,7 @@ internal partial class Http2Stream
     public void Initialize(int streamId, int sendWindow, int receiveWindow)
     {
         StreamId = streamId;
+        Generation++;
         SendWindow = sendWindow;
         ReceiveWindow = receiveWindow;
         _maxRequestBodySize = _connection.Options.MaxRequestBodySize;
@@ -52,10 +53,13 @@ internal partial class Http2Stream
         RemoteClosed = false;
         LocalClosed = false;
         WasReset = false;
+        ResetByClient = false;
         CountedAsClosed = false;
         PendingWindowUpdate = 0;
-        RequestBodyBuffered = 0;
         RequestBodyReceived = 0;
+        RequestBodyDelivered = 0;
+        RequestBodyConsumed = 0;
+        RequestBodyReleased = 0;
         DeclaredContentLength = null;
         DiscardingRequestBody = false;
         ResponseHeadersSent = false;
@@ -64,6 +68,7 @@ internal partial class Http2Stream
         IsScheduled = false;
         IsWaitingForWindow = false;
         WaitingToRun = false;
+        AbortCallbacksPending = false;
         SuppressResponseBody = false;
         ClientPriority = Http2Priority.Default;
         _handlerPriorityCode = -1;
@@ -114,21 +119,20 @@ internal partial class Http2Stream
         _responseCompleted = false;
         _responseAbandoned = false;
         _outputNotificationPending = 0;
-        AbandonDirectWrite();
+        _pendingDirectWrite = null;
         ResponseContentLength = null;
         ResponseBytesWritten = 0;
     }
 
     private void ResetLifetime()
     {
-        // A cancellation queued to the thread pool may still run: only a fresh source is safe then.
-        if (_requestAbortScheduled || !_requestAbortedSource.TryReset())
+        // A source that was cancelled cannot be reset; the stream is only reused once its callbacks have run.
+        if (!_requestAbortedSource.TryReset())
         {
             _requestAbortedSource = new CancellationTokenSource();
         }
 
-        _requestAbortScheduled = false;
         _requestAborted = null;
-        _abortRequested = 0;
+        _requestedReset = NoResetRequested;
     }
 }

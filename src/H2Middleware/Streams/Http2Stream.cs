@@ -40,6 +40,9 @@ internal partial class Http2Stream : IScheduledStream, IThreadPoolWorkItem
 
     public int StreamId { get; private set; }
 
+    /// <summary>Which use of this pooled object is current; it stamps every message the stream posts (see <see cref="ServeLoopMessage.IsStale"/>).</summary>
+    public int Generation { get; private set; }
+
     public Http2Connection Connection => _connection;
 
     // ---- Serve-loop state (RFC 9113 §5.1). Touched by the serve loop only. ----
@@ -51,6 +54,9 @@ internal partial class Http2Stream : IScheduledStream, IThreadPoolWorkItem
     public bool LocalClosed { get; set; }
 
     public bool WasReset { get; set; }
+
+    /// <summary>The reset came from the client's RST_STREAM rather than from us.</summary>
+    public bool ResetByClient { get; set; }
 
     public bool IsClosed => WasReset || (RemoteClosed && LocalClosed);
 
@@ -66,10 +72,17 @@ internal partial class Http2Stream : IScheduledStream, IThreadPoolWorkItem
     /// <summary>Stream window consumed by the application but not yet given back with WINDOW_UPDATE.</summary>
     public int PendingWindowUpdate { get; set; }
 
-    /// <summary>Request body bytes written to the request pipe that the application has not consumed yet.</summary>
-    public long RequestBodyBuffered { get; set; }
-
+    /// <summary>Request body bytes received in DATA frames (padding excluded), for the content-length check.</summary>
     public long RequestBodyReceived { get; set; }
+
+    /// <summary>Request body bytes written to the request pipe.</summary>
+    public long RequestBodyDelivered { get; set; }
+
+    /// <summary>Request body bytes the handler has consumed (taken out of the pipe).</summary>
+    public long RequestBodyConsumed { get; set; }
+
+    /// <summary>Request body bytes of the pipe whose flow-control window has been given back (or is due with the next WINDOW_UPDATE).</summary>
+    public long RequestBodyReleased { get; set; }
 
     public long? DeclaredContentLength { get; set; }
 
@@ -84,6 +97,9 @@ internal partial class Http2Stream : IScheduledStream, IThreadPoolWorkItem
 
     /// <summary>The stream waits in the connection's queue for a handler slot.</summary>
     public bool WaitingToRun { get; set; }
+
+    /// <summary>RequestAborted is being fired on the thread pool: its callbacks may still use the stream, so it is not recycled yet.</summary>
+    public bool AbortCallbacksPending { get; set; }
 
     /// <summary>The stream is queued in the write scheduler.</summary>
     public bool IsScheduled { get; set; }
@@ -124,14 +140,20 @@ internal partial class Http2Stream : IScheduledStream, IThreadPoolWorkItem
     // Written by the handler, read by the scheduler: packed into one int so that it is read whole.
     private volatile int _handlerPriorityCode = -1;
 
-    /// <summary>Called on the serve loop when the stream ends abnormally: wakes the handler's pending reads and writes and fires RequestAborted.</summary>
+    /// <summary>
+    /// Called on the serve loop when the stream ends abnormally: wakes the handler's pending reads and writes and, while
+    /// the handler runs, fires RequestAborted (then <see cref="AbortCallbacksPending"/> holds the stream until it has).
+    /// </summary>
     public void Abort(Http2ErrorCode errorCode)
     {
         _requestPipe.Writer.Complete(new IOException($"The HTTP/2 stream was reset ({errorCode})."));
         _responsePipe.Reader.Complete();
-        _responseAbandoned = true;
-        AbandonDirectWrite();
-        CancelRequestAborted();
+        AbandonResponse();
+        if (ApplicationStarted && !ApplicationCompleted)
+        {
+            AbortCallbacksPending = true;
+            CancelRequestAborted();
+        }
     }
 
     /// <summary>Called on the serve loop for a response the engine makes itself, before any handler ran (431).</summary>
@@ -167,5 +189,6 @@ internal partial class Http2Stream : IScheduledStream, IThreadPoolWorkItem
     /// <summary>IThreadPoolWorkItem: runs the application for this stream off the serve loop.</summary>
     public void Execute() => _ = _connection.Application.RunAsync(this);
 
-    public void Post(ServeLoopMessageKind kind, long value = 0) => _connection.Post(new ServeLoopMessage(kind, this, value));
+    public void Post(ServeLoopMessageKind kind, long value = 0, long value2 = 0) =>
+        _connection.Post(new ServeLoopMessage(kind, this, Generation, value, value2));
 }

@@ -7,8 +7,8 @@ using Microsoft.AspNetCore.Http;
 namespace H2Middleware.Streams;
 
 /// <summary>
-/// The handler's view of the request body. Every byte the handler consumes is reported to the serve loop,
-/// which gives the flow-control window back to the client (the seed's <c>noteBodyRead</c>). The body size limit is
+/// The handler's view of the request body. How far the handler has consumed and examined the body is reported to the
+/// serve loop, which gives the flow-control window back to the client (the seed's <c>noteBodyRead</c>). The body size limit is
 /// enforced here, as the handler reads, because the handler may change it until its first read; what is buffered
 /// before then is bounded by the stream's flow-control window.
 /// </summary>
@@ -18,6 +18,7 @@ internal sealed class RequestBodyReader : PipeReader
     private readonly PipeReader _inner;
     private ReadOnlySequence<byte> _lastRead;
     private long _consumed;
+    private long _examined;
     private bool _completed;
 
     public RequestBodyReader(Http2Stream stream, PipeReader inner)
@@ -33,6 +34,7 @@ internal sealed class RequestBodyReader : PipeReader
     {
         _lastRead = default;
         _consumed = 0;
+        _examined = 0;
         _completed = false;
         HasStartedReading = false;
     }
@@ -84,13 +86,16 @@ internal sealed class RequestBodyReader : PipeReader
 
     public override void AdvanceTo(SequencePosition consumed, SequencePosition examined)
     {
+        long readStart = _consumed;
         long consumedBytes = _lastRead.Slice(_lastRead.Start, consumed).Length;
+        long examinedEnd = readStart + _lastRead.Slice(_lastRead.Start, examined).Length;
         _lastRead = default;
         _consumed += consumedBytes;
         _inner.AdvanceTo(consumed, examined);
-        if (consumedBytes > 0)
+        if (consumedBytes > 0 || examinedEnd > _examined)
         {
-            _stream.Post(ServeLoopMessageKind.StreamBodyConsumed, consumedBytes);
+            _examined = Math.Max(_examined, examinedEnd);
+            _stream.Post(ServeLoopMessageKind.StreamBodyConsumed, _consumed, _examined);
         }
     }
 

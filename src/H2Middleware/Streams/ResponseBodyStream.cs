@@ -29,14 +29,26 @@ internal sealed class ResponseBodyStream : Stream
         set => throw new NotSupportedException();
     }
 
-    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+    public override void Write(byte[] buffer, int offset, int count)
+    {
+        ThrowIfSynchronousIODisallowed();
+        _writer.WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+    }
 
+    /// <summary>A span cannot be sent from the caller's memory: it is copied in pieces, each waiting for room in the stream's buffer.</summary>
     public override void Write(ReadOnlySpan<byte> buffer)
     {
         ThrowIfSynchronousIODisallowed();
-        _writer.Write(buffer);
-        _writer.FlushAsync().AsTask().GetAwaiter().GetResult();
+        while (!buffer.IsEmpty)
+        {
+            int length = Math.Min(buffer.Length, SynchronousWriteChunk);
+            _writer.Write(buffer[..length]);
+            _writer.FlushAsync().AsTask().GetAwaiter().GetResult();
+            buffer = buffer[length..];
+        }
     }
+
+    private const int SynchronousWriteChunk = 16 * 1024;
 
     public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
         WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();

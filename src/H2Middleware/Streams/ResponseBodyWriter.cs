@@ -43,14 +43,31 @@ internal sealed class ResponseBodyWriter : PipeWriter
     public override ValueTask<FlushResult> WriteAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken = default)
     {
         // Direct only when nothing is left unflushed in the pipe: what was written before must go out first.
-        if (source.Length >= DirectWriteThreshold && _stream.HasResponseStarted && !_stream.SuppressResponseBody && _inner.UnflushedBytes == 0)
+        if (source.Length < DirectWriteThreshold || _stream.SuppressResponseBody || _inner.UnflushedBytes != 0)
         {
-            ThrowIfCompleted();
-            CountWritten(source.Length);
-            return _stream.WriteDirectAsync(source);
+            return base.WriteAsync(source, cancellationToken);
         }
 
-        return base.WriteAsync(source, cancellationToken);
+        ThrowIfCompleted();
+        if (!_stream.HasResponseStarted)
+        {
+            // Starting first keeps a large first write out of the pipe, whose memory would otherwise hold all of it.
+            return StartThenWriteDirectAsync(source);
+        }
+
+        CountWritten(source.Length);
+        return _stream.IsResponseAbandoned ? new ValueTask<FlushResult>(Abandoned) : _stream.WriteDirectAsync(source);
+    }
+
+    /// <summary>What a write to a stream that was reset or lost its connection returns: the bytes go nowhere, nothing waits.</summary>
+    private static readonly FlushResult Abandoned = new(isCanceled: false, isCompleted: true);
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<FlushResult> StartThenWriteDirectAsync(ReadOnlyMemory<byte> source)
+    {
+        await _stream.StartResponseAsync();
+        CountWritten(source.Length);
+        return _stream.IsResponseAbandoned ? Abandoned : await _stream.WriteDirectAsync(source);
     }
 
     private void CountWritten(int bytes)

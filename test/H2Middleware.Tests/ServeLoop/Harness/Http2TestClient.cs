@@ -24,14 +24,17 @@ internal sealed class Http2TestClient : IAsyncDisposable
     private readonly HpackEncoder _encoder = new();
     private readonly HpackDecoder _decoder = new(maxHeaderListSize: 1 << 20, maxStringLength: 1 << 20);
     private readonly Task _serverTask;
-    private readonly List<byte> _received = [];
+    // Bytes received and not yet parsed: _received[_receivedStart.._receivedEnd].
+    private byte[] _received = new byte[64 * 1024];
+    private int _receivedStart;
+    private int _receivedEnd;
     private bool _inputCompleted;
 
-    private Http2TestClient(RequestDelegate handler, Http2ServeLoopOptions options, bool endpointAllowsHttp1, bool alpnH2, ILoggerFactory loggerFactory, int clientReceiveBuffer)
+    private Http2TestClient(RequestDelegate handler, Http2ServeLoopOptions options, bool endpointAllowsHttp1, bool alpnH2, ILoggerFactory loggerFactory, int clientReceiveBuffer, MemoryPool<byte>? memoryPool)
     {
         // A bounded receive buffer lets a test play a client that stops reading: the server's flushes then block.
         _toClient = new Pipe(new PipeOptions(pauseWriterThreshold: clientReceiveBuffer, resumeWriterThreshold: clientReceiveBuffer / 2, useSynchronizationContext: false));
-        Connection = new InMemoryConnectionContext(new DuplexPipe(_toServer.Reader, _toClient.Writer), alpnH2);
+        Connection = new InMemoryConnectionContext(new DuplexPipe(_toServer.Reader, _toClient.Writer), alpnH2, memoryPool);
         var application = new HostedStreamApplication<HttpContext>(new DelegateApplication(handler));
         var middleware = new Http2ServeLoopMiddleware(
             _ =>
@@ -69,17 +72,19 @@ internal sealed class Http2TestClient : IAsyncDisposable
     public int DecoderDynamicTableCount => _decoder.DynamicTableCount;
 
     /// <param name="alpnH2">Make the connection look like TLS with ALPN h2 (no cleartext preface sniffing).</param>
+    /// <param name="memoryPool">The pool the connection offers the engine (Kestrel's IMemoryPoolFeature), to measure what it holds.</param>
     public static Http2TestClient Start(
         RequestDelegate handler,
         Action<Http2ServeLoopOptions>? configure = null,
         bool endpointAllowsHttp1 = true,
         bool alpnH2 = false,
         ILoggerFactory? loggerFactory = null,
-        int clientReceiveBuffer = 0)
+        int clientReceiveBuffer = 0,
+        MemoryPool<byte>? memoryPool = null)
     {
         var options = new Http2ServeLoopOptions();
         configure?.Invoke(options);
-        return new Http2TestClient(handler, options, endpointAllowsHttp1, alpnH2, loggerFactory ?? NullLoggerFactory.Instance, clientReceiveBuffer);
+        return new Http2TestClient(handler, options, endpointAllowsHttp1, alpnH2, loggerFactory ?? NullLoggerFactory.Instance, clientReceiveBuffer, memoryPool);
     }
 
     /// <summary>Starts a client and completes the connection handshake (preface, SETTINGS both ways, acks).</summary>
@@ -283,15 +288,31 @@ internal sealed class Http2TestClient : IAsyncDisposable
                 throw new TimeoutException("No frame arrived from the server in time.");
             }
 
-            _received.AddRange(result.Buffer.ToArray());
+            Append(result.Buffer);
             _toClient.Reader.AdvanceTo(result.Buffer.End);
             _inputCompleted = result.IsCompleted;
         }
     }
 
+    private void Append(in ReadOnlySequence<byte> bytes)
+    {
+        int unparsed = _receivedEnd - _receivedStart;
+        if (_received.Length - _receivedEnd < bytes.Length)
+        {
+            byte[] target = unparsed + bytes.Length <= _received.Length ? _received : new byte[Math.Max(2 * _received.Length, unparsed + (int)bytes.Length)];
+            Buffer.BlockCopy(_received, _receivedStart, target, 0, unparsed);
+            _received = target;
+            _receivedStart = 0;
+            _receivedEnd = unparsed;
+        }
+
+        bytes.CopyTo(_received.AsSpan(_receivedEnd));
+        _receivedEnd += (int)bytes.Length;
+    }
+
     private bool TryParse(out ReceivedFrame? frame)
     {
-        var buffer = new ReadOnlySequence<byte>(_received.ToArray());
+        var buffer = new ReadOnlySequence<byte>(_received, _receivedStart, _receivedEnd - _receivedStart);
         Http2FrameReadStatus status = Http2FrameReader.TryReadFrame(ref buffer, Http2Limits.MaxAllowedFrameSize, out Http2Frame parsed, out Http2FrameError error);
         if (status == Http2FrameReadStatus.NeedMoreData)
         {
@@ -301,7 +322,7 @@ internal sealed class Http2TestClient : IAsyncDisposable
 
         Assert.True(status == Http2FrameReadStatus.Frame, $"The server sent an invalid frame: {error.Reason}");
         frame = ReceivedFrame.From(parsed);
-        _received.RemoveRange(0, _received.Count - (int)buffer.Length);
+        _receivedStart = _receivedEnd - (int)buffer.Length;
         return true;
     }
 

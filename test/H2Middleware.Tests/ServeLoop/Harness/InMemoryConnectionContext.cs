@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
 using Microsoft.AspNetCore.Connections;
@@ -13,14 +14,24 @@ internal sealed class InMemoryConnectionContext : ConnectionContext, IConnection
     private readonly CancellationTokenSource _closed = new();
     private readonly CancellationTokenSource _closeRequested = new();
 
-    public InMemoryConnectionContext(IDuplexPipe transport, bool alpnH2)
+    public InMemoryConnectionContext(IDuplexPipe transport, bool alpnH2, MemoryPool<byte>? memoryPool = null)
     {
         Transport = transport;
         Features.Set<IConnectionLifetimeNotificationFeature>(this);
+        if (memoryPool is not null)
+        {
+            Features.Set<IMemoryPoolFeature>(new PoolFeature(memoryPool));
+        }
+
         if (alpnH2)
         {
             Features.Set<ITlsApplicationProtocolFeature>(new NegotiatedProtocol());
         }
+    }
+
+    private sealed class PoolFeature(MemoryPool<byte> pool) : IMemoryPoolFeature
+    {
+        public MemoryPool<byte> MemoryPool { get; } = pool;
     }
 
     /// <summary>What Kestrel's TLS middleware reports after ALPN chose h2.</summary>

@@ -17,6 +17,9 @@ internal sealed record ReceivedFrame(
 {
     public bool EndStream => (Flags & Http2FrameFlags.EndStream) != 0 && Type is Http2FrameType.Data or Http2FrameType.Headers;
 
+    /// <summary>The diagnostic text a GOAWAY carries (its payload is the debug data).</summary>
+    public string GoAwayDebugData => Type == Http2FrameType.GoAway ? System.Text.Encoding.ASCII.GetString(Payload) : "";
+
     public bool IsAck => (Flags & Http2FrameFlags.Ack) != 0 && Type is Http2FrameType.Settings or Http2FrameType.Ping;
 
     public override string ToString() => $"{Type} stream={StreamId} flags={Flags} length={Payload.Length} error={ErrorCode}";

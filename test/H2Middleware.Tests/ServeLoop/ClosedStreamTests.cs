@@ -1,0 +1,75 @@
+using H2Middleware.Frames;
+using H2Middleware.Tests.ServeLoop.Harness;
+using Microsoft.AspNetCore.Http;
+
+namespace H2Middleware.Tests.ServeLoop;
+
+/// <summary>
+/// Frames on closed streams are judged by who closed the stream (RFC 9113 §5.1, §6.1): after the client's own
+/// RST_STREAM they are a STREAM_CLOSED stream error; frames it sent before it saw ours are ignored.
+/// </summary>
+public class ClosedStreamTests
+{
+    [Fact]
+    public async Task DataOnAStreamTheClientResetIsStreamClosedWhileItsHandlerRuns()
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var client = await Http2TestClient.ConnectAsync(async _ => await release.Task);
+        await client.SendPostAsync(1);
+        await client.SendRstStreamAsync(1, Http2ErrorCode.Cancel);
+
+        await client.SendDataAsync(1, "late", endStream: false);
+
+        await client.ExpectRstStreamAsync(1, Http2ErrorCode.StreamClosed);
+        release.SetResult();
+    }
+
+    [Fact]
+    public async Task DataOnAStreamTheClientResetIsStreamClosedAfterItsObjectWasReused()
+    {
+        await using var client = await Http2TestClient.ConnectAsync(context => context.Response.WriteAsync("ok"));
+        await client.SendPostAsync(1);
+        await client.SendRstStreamAsync(1, Http2ErrorCode.Cancel);
+        for (int id = 3; id < 23; id += 2)
+        {
+            await client.SendGetAsync(id);
+            await client.ReadResponseAsync(id);
+        }
+
+        await client.SendDataAsync(1, "late", endStream: false);
+
+        await client.ExpectRstStreamAsync(1, Http2ErrorCode.StreamClosed);
+    }
+
+    [Fact]
+    public async Task DataTheClientSentBeforeSeeingOurResetIsIgnored()
+    {
+        await using var client = await Http2TestClient.ConnectAsync(context =>
+        {
+            context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpResetFeature>()!.Reset((int)Http2ErrorCode.Cancel);
+            return Task.CompletedTask;
+        });
+        await client.SendPostAsync(1);
+        await client.ExpectRstStreamAsync(1, Http2ErrorCode.Cancel);
+
+        await client.SendDataAsync(1, "in flight", endStream: true);
+        await client.SendPingAsync(7);
+
+        ReceivedFrame next = await client.ReadFrameAsync();
+        Assert.True(next.Type == Http2FrameType.Ping && next.IsAck, $"expected only the PING ack, got {next}");
+    }
+
+    [Fact]
+    public async Task HeadersOnAStreamTheClientResetIsAStreamErrorOnly()
+    {
+        await using var client = await Http2TestClient.ConnectAsync(context => context.Response.WriteAsync("ok"));
+        await client.SendPostAsync(1);
+        await client.SendRstStreamAsync(1, Http2ErrorCode.Cancel);
+
+        await client.SendGetAsync(1);
+        await client.ExpectRstStreamAsync(1, Http2ErrorCode.StreamClosed);
+
+        await client.SendGetAsync(3);
+        Assert.Equal("ok", (await client.ReadResponseAsync(3)).BodyText);
+    }
+}

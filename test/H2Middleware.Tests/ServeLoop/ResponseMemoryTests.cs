@@ -1,0 +1,160 @@
+using H2Middleware.Frames;
+using H2Middleware.Tests.ServeLoop.Harness;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace H2Middleware.Tests.ServeLoop;
+
+/// <summary>
+/// What the engine holds of a response is bounded per stream whatever the handler writes, and a handler whose stream
+/// was reset is never left waiting on a write.
+/// </summary>
+public class ResponseMemoryTests
+{
+    private const int StreamCount = 100;
+    private const int OneMiB = 1024 * 1024;
+    private static readonly byte[] SharedBody = Enumerable.Range(0, OneMiB).Select(i => (byte)i).ToArray();
+
+    // Synchronous writes block a thread each: fewer streams, so the thread pool is not what the test measures.
+    public static TheoryData<string, int> WriteStyles => new()
+    {
+        { "Body", StreamCount },
+        { "BodyWriter", StreamCount },
+        { "StartThenBody", StreamCount },
+        { "SynchronousBody", 10 },
+    };
+
+    private static async Task WriteOnceAsync(HttpContext context, string style)
+    {
+        switch (style)
+        {
+            case "Body":
+                await context.Response.Body.WriteAsync(SharedBody);
+                break;
+            case "BodyWriter":
+                await context.Response.BodyWriter.WriteAsync(SharedBody);
+                break;
+            case "StartThenBody":
+                await context.Response.StartAsync();
+                await context.Response.Body.WriteAsync(SharedBody);
+                break;
+            case "SynchronousBody":
+                context.Features.Get<IHttpBodyControlFeature>()!.AllowSynchronousIO = true;
+                await Task.Run(() => context.Response.Body.Write(SharedBody, 0, SharedBody.Length));
+                break;
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(WriteStyles))]
+    public async Task AZeroWindowClientCannotMakeTheEngineBufferEveryResponse(string style, int streams)
+    {
+        // 16 MiB for 100 streams (the engine may hold its 64 KiB buffer, a frame and bookkeeping per stream, not a megabyte).
+        long bound = streams * 16L * OneMiB / StreamCount;
+        var pool = new CountingMemoryPool();
+        int completed = 0;
+        await using var client = Http2TestClient.Start(
+            async context =>
+            {
+                await WriteOnceAsync(context, style);
+                Interlocked.Increment(ref completed);
+            },
+            memoryPool: pool);
+        await client.HandshakeAsync(new Http2Setting(Http2SettingsParameter.InitialWindowSize, 0));
+        for (int i = 0; i < streams; i++)
+        {
+            await client.SendGetAsync(1 + 2 * i);
+        }
+
+        var headers = new HashSet<int>();
+        while (headers.Count < streams)
+        {
+            ReceivedFrame frame = await client.ReadFrameAsync();
+            if (frame.Type == Http2FrameType.Headers)
+            {
+                client.DecodeHeaders(frame);
+                headers.Add(frame.StreamId);
+            }
+        }
+
+        // Every handler has written its megabyte (or waits to); the engine holds at most a bounded part of each.
+        await Task.Delay(200);
+        Assert.True(pool.PeakBytes <= bound, $"the engine held {pool.PeakBytes:N0} bytes for {streams} blocked responses");
+
+        await client.SendSettingsAsync(new Http2Setting(Http2SettingsParameter.InitialWindowSize, OneMiB));
+        await client.SendWindowUpdateAsync(0, streams * OneMiB);
+        var received = new Dictionary<int, long>();
+        int ended = 0;
+        while (ended < streams)
+        {
+            ReceivedFrame frame = await client.ReadFrameAsync();
+            if (frame.Type == Http2FrameType.Data)
+            {
+                received[frame.StreamId] = received.GetValueOrDefault(frame.StreamId) + frame.Payload.Length;
+                ended += frame.EndStream ? 1 : 0;
+            }
+        }
+
+        Assert.All(received.Values, length => Assert.Equal(OneMiB, length));
+        Assert.Equal(streams, Volatile.Read(ref completed));
+    }
+
+    public static TheoryData<int> ChunkSizes => [32 * 1024, 1024];
+
+    [Theory]
+    [MemberData(nameof(ChunkSizes))]
+    public async Task CancelledDownloadsReleaseHandlersThatIgnoreRequestAborted(int chunkSize)
+    {
+        int returned = 0;
+        byte[] chunk = new byte[chunkSize];
+        await using var client = await Http2TestClient.ConnectAsync(async context =>
+        {
+            try
+            {
+                // Writes on regardless of RequestAborted, as much real code does; bounded so a broken engine cannot spin forever.
+                for (long written = 0; written < 64 * OneMiB; written += chunk.Length)
+                {
+                    await context.Response.Body.WriteAsync(chunk);
+                }
+            }
+            finally
+            {
+                Interlocked.Increment(ref returned);
+            }
+        });
+
+        await client.SendWindowUpdateAsync(0, StreamCount * OneMiB);
+        for (int i = 0; i < StreamCount; i++)
+        {
+            await client.SendGetAsync(1 + 2 * i);
+        }
+
+        // Each stream is mid-download: its window is spent and its handler waits to write more.
+        var started = new HashSet<int>();
+        while (started.Count < StreamCount)
+        {
+            ReceivedFrame frame = await client.ReadFrameAsync();
+            if (frame.Type == Http2FrameType.Data)
+            {
+                started.Add(frame.StreamId);
+            }
+            else if (frame.Type == Http2FrameType.Headers)
+            {
+                client.DecodeHeaders(frame);
+            }
+        }
+
+        for (int i = 0; i < StreamCount; i++)
+        {
+            await client.SendRstStreamAsync(1 + 2 * i, Http2ErrorCode.Cancel);
+        }
+
+        using var deadline = new CancellationTokenSource(Http2TestClient.DefaultTimeout);
+        while (Volatile.Read(ref returned) < StreamCount && !deadline.IsCancellationRequested)
+        {
+            await Task.Delay(20);
+        }
+
+        Assert.Equal(StreamCount, Volatile.Read(ref returned));
+    }
+}

@@ -1,0 +1,88 @@
+using H2Middleware.Frames;
+using H2Middleware.Tests.ServeLoop.Harness;
+using Microsoft.AspNetCore.Http;
+
+namespace H2Middleware.Tests.ServeLoop;
+
+/// <summary>A pooled stream object serves a new stream only once nothing of its previous use can still act on it.</summary>
+public class StreamReuseTests
+{
+    [Fact]
+    public async Task ALateRequestAbortedCallbackCannotResetTheNextStream()
+    {
+        var firstStarted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var firstRelease = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var callbackEntered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var callbackDone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var callbackGate = new ManualResetEventSlim();
+        var secondStarted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var client = await Http2TestClient.ConnectAsync(async context =>
+        {
+            if (context.Request.Path == "/first")
+            {
+                context.RequestAborted.Register(() =>
+                {
+                    callbackEntered.SetResult();
+                    callbackGate.Wait(Http2TestClient.DefaultTimeout);
+                    // Application code that aborts from its RequestAborted callback, after the handler already returned.
+                    context.Abort();
+                    callbackDone.SetResult();
+                });
+                await context.Response.StartAsync();
+                firstStarted.SetResult();
+                await firstRelease.Task;
+                return;
+            }
+
+            secondStarted.SetResult();
+            await callbackDone.Task;
+            await context.Response.WriteAsync("second");
+        });
+
+        await client.SendGetAsync(1, "/first");
+        client.DecodeHeaders(await client.ExpectAsync(Http2FrameType.Headers, 1));
+        await firstStarted.Task;
+        await client.SendRstStreamAsync(1, Http2ErrorCode.Cancel);
+        await callbackEntered.Task.WaitAsync(Http2TestClient.DefaultTimeout);
+        firstRelease.SetResult();
+        await Task.Delay(100);
+        await client.SendPingAsync(1);
+        await client.ExpectAsync(Http2FrameType.Ping, 0);
+
+        await client.SendGetAsync(3, "/second");
+        await secondStarted.Task.WaitAsync(Http2TestClient.DefaultTimeout);
+        callbackGate.Set();
+
+        TestResponse response = await client.ReadResponseAsync(3);
+        Assert.Equal("200", response.Status);
+        Assert.Equal("second", response.BodyText);
+    }
+
+    [Fact]
+    public async Task RequestAbortedDoesNotFireAfterTheHandlerReturned()
+    {
+        var fired = false;
+        var returned = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var client = Http2TestClient.Start(async context =>
+        {
+            context.RequestAborted.Register(() => fired = true);
+            context.Response.ContentLength = 100_000;
+            await context.Response.StartAsync();
+            // The body waits for window; the handler returns without waiting for it to go out.
+            _ = context.Response.Body.WriteAsync(new byte[100_000]);
+            returned.SetResult();
+        });
+        await client.HandshakeAsync(new Http2Setting(Http2SettingsParameter.InitialWindowSize, 0));
+        await client.SendGetAsync(1);
+        client.DecodeHeaders(await client.ExpectAsync(Http2FrameType.Headers, 1));
+        await returned.Task.WaitAsync(Http2TestClient.DefaultTimeout);
+        await Task.Delay(100);
+
+        await client.SendRstStreamAsync(1, Http2ErrorCode.Cancel);
+        await client.SendPingAsync(2);
+        await client.ExpectAsync(Http2FrameType.Ping, 0);
+        await Task.Delay(100);
+
+        Assert.False(fired);
+    }
+}
