@@ -18,6 +18,9 @@ internal static class Http2Limits
     /// <summary>RFC 7541 §4.2 / RFC 9113 §6.5.2: the initial SETTINGS_HEADER_TABLE_SIZE.</summary>
     public const int DefaultHeaderTableSize = 4_096;
 
+    /// <summary>The largest stream identifier (2^31−1), also the last-stream-id of a GOAWAY that refuses nothing yet.</summary>
+    public const int MaxStreamId = int.MaxValue;
+
     /// <summary>§3.4: the client connection preface.</summary>
     public static ReadOnlySpan<byte> ClientPreface => "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"u8;
 }

@@ -5,6 +5,7 @@ namespace H2Middleware.ServeLoop;
 internal enum ControlFrameKind : byte
 {
     SettingsAck,
+    Ping,
     PingAck,
     RstStream,
     WindowUpdate,

@@ -165,7 +165,7 @@ internal sealed partial class Http2Connection
         }
 
         _highestStreamId = streamId;
-        if (_goAwaySent)
+        if (streamId > _goAwayLastStreamId)
         {
             // RFC 9113 §6.8: streams above the last-stream-id of our GOAWAY are ignored; the HPACK state still advances.
             _headerBlock.Purpose = HeaderBlockPurpose.Discard;
@@ -367,7 +367,7 @@ internal sealed partial class Http2Connection
             return;
         }
 
-        if (CloseCauseOf(streamId) == StreamCloseCause.ResetByServer)
+        if (CloseCauseOf(streamId) == StreamCloseCause.ResetByServer || streamId > _goAwayLastStreamId)
         {
             return;
         }
@@ -425,6 +425,10 @@ internal sealed partial class Http2Connection
         if (!frame.IsAck)
         {
             QueueControlFrame(new ControlFrame(ControlFrameKind.PingAck, PingData: frame.PingData));
+        }
+        else if (frame.PingData == ShutdownPingData)
+        {
+            SendFinalGoAway();
         }
     }
 

@@ -10,6 +10,8 @@ internal sealed partial class Http2Connection
     private ITimer? _settingsAckTimer;
     private ITimer? _keepAliveTimer;
     private ITimer? _shutdownTimer;
+    private ITimer? _finalGoAwayTimer;
+    private bool _finalGoAwaySent;
     private ITimer? _closeTimer;
     private int _unacknowledgedSettings;
     private bool _shuttingDown;
@@ -79,6 +81,9 @@ internal sealed partial class Http2Connection
                 }
 
                 break;
+            case ServeLoopTimer.FinalGoAway:
+                SendFinalGoAway();
+                break;
             case ServeLoopTimer.Shutdown:
                 Http2Log.ConnectionTimedOut(Logger, ConnectionId, "streams did not finish within the shutdown timeout");
                 AbortAllStreams(Http2ErrorCode.Cancel);
@@ -93,9 +98,17 @@ internal sealed partial class Http2Connection
         }
     }
 
+    /// <summary>The opaque data of the PING that follows the first GOAWAY of a graceful shutdown.</summary>
+    private const ulong ShutdownPingData = 0x4832_474F_4157_4159;
+
+    /// <summary>Without the PING's ack, the final GOAWAY goes out after this long anyway.</summary>
+    private static readonly TimeSpan FinalGoAwayDelay = TimeSpan.FromSeconds(1);
+
     /// <summary>
-    /// GOAWAY(NO_ERROR) with the last stream we will serve; streams in flight finish, new ones are ignored, and
-    /// the connection closes once they are done or the shutdown timeout passes.
+    /// A graceful shutdown in two GOAWAYs (RFC 9113 §6.8): the first, with last-stream-id 2^31−1, tells the client to
+    /// open no more streams; a PING round trip later, when every request the client sent before it has arrived, the
+    /// second names the last stream we serve. Streams up to it finish, later ones are ignored (the client may retry
+    /// them elsewhere), and the connection closes once they are done or the shutdown timeout passes.
     /// </summary>
     private void StartGracefulShutdown()
     {
@@ -105,19 +118,28 @@ internal sealed partial class Http2Connection
         }
 
         _shuttingDown = true;
-        if (!_goAwaySent)
+        SendGoAway(Http2ErrorCode.NoError, Http2Limits.MaxStreamId);
+        QueueControlFrame(new ControlFrame(ControlFrameKind.Ping, PingData: ShutdownPingData));
+        _finalGoAwayTimer = CreateTimer(ServeLoopTimer.FinalGoAway, FinalGoAwayDelay);
+        _shutdownTimer = CreateTimer(ServeLoopTimer.Shutdown, Options.ShutdownTimeout);
+    }
+
+    private void SendFinalGoAway()
+    {
+        if (!_shuttingDown || _finalGoAwaySent || _closing)
         {
-            SendGoAway(Http2ErrorCode.NoError);
+            return;
         }
 
-        _shutdownTimer = CreateTimer(ServeLoopTimer.Shutdown, Options.ShutdownTimeout);
+        _finalGoAwaySent = true;
+        SendGoAway(Http2ErrorCode.NoError, _highestStreamId);
         CloseIfDrained();
     }
 
-    /// <summary>During a graceful shutdown, closes once no stream is open and no handler runs.</summary>
+    /// <summary>During a graceful shutdown, closes once the final GOAWAY is out, no stream is open and no handler runs.</summary>
     private void CloseIfDrained()
     {
-        if (_shuttingDown && _openStreamCount == 0 && _runningApplications == 0 && _headerBlock.StreamId == 0)
+        if (_finalGoAwaySent && _openStreamCount == 0 && _runningApplications == 0 && _headerBlock.StreamId == 0)
         {
             BeginClosing();
         }
@@ -141,6 +163,7 @@ internal sealed partial class Http2Connection
         _settingsAckTimer?.Dispose();
         _keepAliveTimer?.Dispose();
         _shutdownTimer?.Dispose();
+        _finalGoAwayTimer?.Dispose();
         _closeTimer?.Dispose();
     }
 }

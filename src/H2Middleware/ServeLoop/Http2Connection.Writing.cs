@@ -22,7 +22,8 @@ internal sealed partial class Http2Connection
     private bool _flushInFlight;
     private long _bytesSinceFlush;
     private bool _closing;
-    private bool _goAwaySent;
+    // Streams above this id are ignored: the client knows from our GOAWAY that they were not processed (RFC 9113 §6.8).
+    private int _goAwayLastStreamId = Http2Limits.MaxStreamId;
     private string? _goAwayDebugData;
     private int _peerMaxFrameSize = Http2Limits.DefaultMaxFrameSize;
 
@@ -62,12 +63,12 @@ internal sealed partial class Http2Connection
     }
 
     /// <param name="debugData">Why, for the peer's diagnostics (RFC 9113 §6.8): ASCII, without anything secret.</param>
-    private void SendGoAway(Http2ErrorCode errorCode, string? debugData = null)
+    private void SendGoAway(Http2ErrorCode errorCode, int lastStreamId, string? debugData = null)
     {
-        _goAwaySent = true;
+        _goAwayLastStreamId = lastStreamId;
         _goAwayDebugData = debugData;
-        _controlFrames.Enqueue(new ControlFrame(ControlFrameKind.GoAway, _highestStreamId, (long)errorCode));
-        Http2Log.GoAwaySent(Logger, ConnectionId, _highestStreamId, errorCode);
+        _controlFrames.Enqueue(new ControlFrame(ControlFrameKind.GoAway, lastStreamId, (long)errorCode));
+        Http2Log.GoAwaySent(Logger, ConnectionId, lastStreamId, errorCode);
     }
 
     /// <summary>The loop's write pass: runs after every batch of messages.</summary>
@@ -105,6 +106,10 @@ internal sealed partial class Http2Connection
                 case ControlFrameKind.SettingsAck:
                     Http2FrameWriter.WriteSettingsAck(_output);
                     CountWritten(Http2FrameType.Settings, 0, Http2FrameFlags.Ack, 0);
+                    break;
+                case ControlFrameKind.Ping:
+                    Http2FrameWriter.WritePing(_output, frame.PingData, ack: false);
+                    CountWritten(Http2FrameType.Ping, 0, Http2FrameFlags.None, 8);
                     break;
                 case ControlFrameKind.PingAck:
                     Http2FrameWriter.WritePing(_output, frame.PingData, ack: true);

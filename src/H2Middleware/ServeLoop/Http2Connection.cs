@@ -203,7 +203,7 @@ internal sealed partial class Http2Connection
         }
 
         _stopReading = true;
-        SendGoAway(errorCode, reason);
+        SendGoAway(errorCode, _highestStreamId, reason);
         AbortAllStreams(errorCode);
         BeginClosing();
         Http2Log.ConnectionError(Logger, ConnectionId, errorCode, reason);

@@ -49,6 +49,7 @@ internal enum ServeLoopTimer : byte
     SettingsAck,
     KeepAlive,
     Shutdown,
+    FinalGoAway,
     Close,
 }
 

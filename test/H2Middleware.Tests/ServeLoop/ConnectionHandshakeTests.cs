@@ -172,7 +172,7 @@ public class ConnectionHandshakeTests
         Assert.Equal(Http2FrameType.Ping, (await client.ExpectAsync(Http2FrameType.Ping, 0)).Type);
 
         time.Advance(TimeSpan.FromSeconds(50));
-        ReceivedFrame goAway = await client.ExpectGoAwayAsync(Http2ErrorCode.NoError);
+        ReceivedFrame goAway = await client.ExpectGracefulGoAwayAsync();
         Assert.Equal(1, goAway.LastStreamId);
         await client.ExpectConnectionClosedAsync();
     }

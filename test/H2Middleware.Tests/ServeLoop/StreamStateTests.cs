@@ -167,7 +167,7 @@ public class StreamStateTests
 
         await client.SendGetAsync(1);
         await client.SendGoAwayAsync(0, Http2ErrorCode.NoError);
-        ReceivedFrame goAway = await client.ExpectGoAwayAsync(Http2ErrorCode.NoError);
+        ReceivedFrame goAway = await client.ExpectGracefulGoAwayAsync();
         Assert.Equal(1, goAway.LastStreamId);
         release.SetResult();
         TestResponse response = await client.ReadResponseAsync(1);
@@ -190,7 +190,7 @@ public class StreamStateTests
         await client.SendGetAsync(1);
         await started.Task.WaitAsync(Http2TestClient.DefaultTimeout);
         client.Connection.RequestClose();
-        ReceivedFrame goAway = await client.ExpectGoAwayAsync(Http2ErrorCode.NoError);
+        ReceivedFrame goAway = await client.ExpectGracefulGoAwayAsync();
         Assert.Equal(1, goAway.LastStreamId);
 
         release.SetResult();

@@ -355,6 +355,37 @@ internal sealed class Http2TestClient : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Reads a graceful shutdown (RFC 9113 §6.8): GOAWAY(NO_ERROR, 2^31−1), then the server's PING, which is answered
+    /// unless <paramref name="answerPing"/> is false, then the final GOAWAY, which is returned.
+    /// </summary>
+    public async Task<ReceivedFrame> ExpectGracefulGoAwayAsync(bool answerPing = true)
+    {
+        ReceivedFrame first = await ExpectGoAwayAsync(Http2ErrorCode.NoError);
+        Assert.Equal(Http2Limits.MaxStreamId, first.LastStreamId);
+        while (true)
+        {
+            ReceivedFrame frame = await ReadFrameAsync();
+            if (frame.Type == Http2FrameType.Ping && !frame.IsAck)
+            {
+                if (answerPing)
+                {
+                    await SendPingAsync(frame.PingData, ack: true);
+                }
+
+                continue;
+            }
+
+            if (frame.Type == Http2FrameType.GoAway)
+            {
+                Assert.Equal(Http2ErrorCode.NoError, frame.ErrorCode);
+                return frame;
+            }
+
+            Assert.True(frame.Type == Http2FrameType.WindowUpdate, $"unexpected {frame} between the two GOAWAYs");
+        }
+    }
+
     public async Task ExpectRstStreamAsync(int streamId, Http2ErrorCode errorCode)
     {
         ReceivedFrame frame = await ExpectAsync(Http2FrameType.RstStream, streamId);
