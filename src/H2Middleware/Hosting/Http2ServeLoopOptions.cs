@@ -54,6 +54,15 @@ public sealed class Http2ServeLoopOptions
     /// <summary>A connection with no open stream for this long is closed with GOAWAY(NO_ERROR).</summary>
     public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(130);
 
+    /// <summary>
+    /// After this long without a frame from the client, a PING checks that it is still there (Kestrel's
+    /// <c>KeepAlivePingDelay</c>). <see cref="Timeout.InfiniteTimeSpan"/>, the default, sends none.
+    /// </summary>
+    public TimeSpan KeepAlivePingDelay { get; set; } = Timeout.InfiniteTimeSpan;
+
+    /// <summary>How long the client has to acknowledge a keep-alive PING before the connection is closed.</summary>
+    public TimeSpan KeepAlivePingTimeout { get; set; } = TimeSpan.FromSeconds(20);
+
     /// <summary>On graceful shutdown, how long in-flight streams may take to finish before the connection is closed.</summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
@@ -78,6 +87,12 @@ public sealed class Http2ServeLoopOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxResponseBufferSizePerStream, 1_024, nameof(MaxResponseBufferSizePerStream));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxRequestBufferSizePerStream, 1_024, nameof(MaxRequestBufferSizePerStream));
         ArgumentOutOfRangeException.ThrowIfNegative(ClientErrorBudget, nameof(ClientErrorBudget));
+        if (KeepAlivePingDelay != Timeout.InfiniteTimeSpan)
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(KeepAlivePingDelay, TimeSpan.Zero, nameof(KeepAlivePingDelay));
+        }
+
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(KeepAlivePingTimeout, TimeSpan.Zero, nameof(KeepAlivePingTimeout));
         ArgumentNullException.ThrowIfNull(WriteSchedulerFactory, nameof(WriteSchedulerFactory));
         ArgumentNullException.ThrowIfNull(TimeProvider, nameof(TimeProvider));
     }

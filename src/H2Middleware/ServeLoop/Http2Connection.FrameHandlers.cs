@@ -430,6 +430,10 @@ internal sealed partial class Http2Connection
         {
             SendFinalGoAway();
         }
+        else if (frame.PingData == KeepAlivePingData)
+        {
+            OnKeepAlivePingAcknowledged();
+        }
     }
 
     private void OnGoAway(in Http2Frame frame)

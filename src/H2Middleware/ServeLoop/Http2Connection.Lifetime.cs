@@ -9,6 +9,9 @@ internal sealed partial class Http2Connection
     private ITimer? _prefaceTimer;
     private ITimer? _settingsAckTimer;
     private ITimer? _keepAliveTimer;
+    private ITimer? _keepAlivePingTimer;
+    private long _lastReadAt;
+    private long? _keepAlivePingSentAt;
     private ITimer? _shutdownTimer;
     private ITimer? _finalGoAwayTimer;
     private bool _finalGoAwaySent;
@@ -21,7 +24,11 @@ internal sealed partial class Http2Connection
     {
         _prefaceTimer = CreateTimer(ServeLoopTimer.Preface, Options.PrefaceTimeout);
         _keepAliveTimer = CreateTimer(ServeLoopTimer.KeepAlive, Options.KeepAliveTimeout);
-        _idleSince = _time.GetTimestamp();
+        _idleSince = _lastReadAt = _time.GetTimestamp();
+        if (Options.KeepAlivePingDelay != Timeout.InfiniteTimeSpan)
+        {
+            _keepAlivePingTimer = CreateTimer(ServeLoopTimer.KeepAlivePing, Options.KeepAlivePingDelay);
+        }
     }
 
     /// <summary>Called when the last open stream closes: the keep-alive clock starts from here.</summary>
@@ -84,6 +91,9 @@ internal sealed partial class Http2Connection
             case ServeLoopTimer.FinalGoAway:
                 SendFinalGoAway();
                 break;
+            case ServeLoopTimer.KeepAlivePing:
+                OnKeepAlivePingTimer();
+                break;
             case ServeLoopTimer.Shutdown:
                 Http2Log.ConnectionTimedOut(Logger, ConnectionId, "streams did not finish within the shutdown timeout");
                 AbortAllStreams(Http2ErrorCode.Cancel);
@@ -96,6 +106,53 @@ internal sealed partial class Http2Connection
                 Abort("the client did not read the closing frames");
                 break;
         }
+    }
+
+    /// <summary>The opaque data of the keep-alive PING.</summary>
+    private const ulong KeepAlivePingData = 0x4832_4B45_4550_414C;
+
+    /// <summary>
+    /// Keep-alive PING (Kestrel's KeepAlivePingDelay/Timeout): after a quiet period we PING; a client that does not
+    /// acknowledge within the timeout is gone, and so is the connection.
+    /// </summary>
+    private void OnKeepAlivePingTimer()
+    {
+        if (_keepAlivePingSentAt is { } sentAt)
+        {
+            TimeSpan waited = _time.GetElapsedTime(sentAt);
+            if (waited >= Options.KeepAlivePingTimeout)
+            {
+                Http2Log.ConnectionTimedOut(Logger, ConnectionId, "the keep-alive PING was not acknowledged");
+                _context.Abort(new ConnectionAbortedException("The client did not acknowledge the keep-alive PING."));
+                Abort("the keep-alive PING was not acknowledged");
+                return;
+            }
+
+            _keepAlivePingTimer?.Change(Options.KeepAlivePingTimeout - waited, Timeout.InfiniteTimeSpan);
+            return;
+        }
+
+        TimeSpan quiet = _time.GetElapsedTime(_lastReadAt);
+        if (quiet < Options.KeepAlivePingDelay)
+        {
+            _keepAlivePingTimer?.Change(Options.KeepAlivePingDelay - quiet, Timeout.InfiniteTimeSpan);
+            return;
+        }
+
+        QueueControlFrame(new ControlFrame(ControlFrameKind.Ping, PingData: KeepAlivePingData));
+        _keepAlivePingSentAt = _time.GetTimestamp();
+        _keepAlivePingTimer?.Change(Options.KeepAlivePingTimeout, Timeout.InfiniteTimeSpan);
+    }
+
+    private void OnKeepAlivePingAcknowledged()
+    {
+        if (_keepAlivePingSentAt is null)
+        {
+            return;
+        }
+
+        _keepAlivePingSentAt = null;
+        _keepAlivePingTimer?.Change(Options.KeepAlivePingDelay, Timeout.InfiniteTimeSpan);
     }
 
     /// <summary>The opaque data of the PING that follows the first GOAWAY of a graceful shutdown.</summary>
@@ -162,6 +219,7 @@ internal sealed partial class Http2Connection
         _prefaceTimer?.Dispose();
         _settingsAckTimer?.Dispose();
         _keepAliveTimer?.Dispose();
+        _keepAlivePingTimer?.Dispose();
         _shutdownTimer?.Dispose();
         _finalGoAwayTimer?.Dispose();
         _closeTimer?.Dispose();

@@ -51,6 +51,7 @@ internal sealed partial class Http2Connection
             return;
         }
 
+        _lastReadAt = _time.GetTimestamp();
         ReadOnlySequence<byte> buffer = result.Buffer;
         SequencePosition consumed = buffer.Start;
         try

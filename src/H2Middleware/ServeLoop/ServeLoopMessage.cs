@@ -48,6 +48,7 @@ internal enum ServeLoopTimer : byte
     Preface,
     SettingsAck,
     KeepAlive,
+    KeepAlivePing,
     Shutdown,
     FinalGoAway,
     Close,
