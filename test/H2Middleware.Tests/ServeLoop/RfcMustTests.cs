@@ -48,11 +48,13 @@ public class RfcMustTests
     // ---- §4.1, §4.2, §4.3 Frames and field blocks ----
 
     /// <summary>
-    /// §4.1: no frame over 16,384 octets unless the client allowed more; §4.3 and §8.1: a field block is sent as
-    /// HEADERS then CONTINUATION frames with nothing in between.
+    /// §4.1: no frame over 16,384 octets unless the client allowed more (§6.5.2 SETTINGS_MAX_FRAME_SIZE); §4.3 and
+    /// §8.1: a field block is sent as HEADERS then CONTINUATION frames with nothing in between.
     /// </summary>
-    [Fact]
-    public async Task ServerFramesStayWithin16384OctetsAndHeaderBlocksAreContiguous()
+    [Theory]
+    [InlineData(0)]
+    [InlineData(20_000)]
+    public async Task ServerFramesStayWithinTheClientsMaxFrameSizeAndHeaderBlocksAreContiguous(int clientMaxFrameSize)
     {
         await using var client = Http2TestClient.Start(async context =>
         {
@@ -63,13 +65,15 @@ public class RfcMustTests
 
             await context.Response.Body.WriteAsync(new byte[100_000]);
         });
-        await client.HandshakeAsync(new Http2Setting(Http2SettingsParameter.InitialWindowSize, 1 << 20));
+        Http2Setting window = new(Http2SettingsParameter.InitialWindowSize, 1 << 20);
+        await client.HandshakeAsync(clientMaxFrameSize == 0 ? [window] : [window, new(Http2SettingsParameter.MaxFrameSize, (uint)clientMaxFrameSize)]);
         await client.SendWindowUpdateAsync(0, 1 << 20);
         await client.SendGetAsync(1);
 
         List<ReceivedFrame> frames = await ReadUntilAsync(client, f => f.StreamId == 1 && (f.EndStream || f.Type == Http2FrameType.RstStream));
 
-        Assert.All(frames, f => Assert.True(f.Payload.Length <= Http2Limits.DefaultMaxFrameSize, $"{f} is larger than 16,384 octets"));
+        int limit = clientMaxFrameSize == 0 ? Http2Limits.DefaultMaxFrameSize : clientMaxFrameSize;
+        Assert.All(frames, f => Assert.True(f.Payload.Length <= limit, $"{f} is larger than {limit} octets"));
         int headers = frames.FindIndex(f => f.Type == Http2FrameType.Headers && f.StreamId == 1);
         Assert.True((frames[headers].Flags & Http2FrameFlags.EndHeaders) == 0, "a 40 KB field block cannot fit in one frame");
         int next = headers + 1;
@@ -683,6 +687,7 @@ public class RfcMustTests
     /// </summary>
     [Theory]
     [InlineData("header", ":path")]
+    [InlineData("header", ":custom")]
     [InlineData("header", ":status")]
     [InlineData("header", "x:y")]
     [InlineData("header", "x y")]
