@@ -772,6 +772,27 @@ public class RfcMustTests
         await client.ExpectAsync(Http2FrameType.RstStream, 1);
     }
 
+    /// <summary>§8.5: on a connected CONNECT stream the server sends only DATA and stream-management frames, even when the handler sets trailers.</summary>
+    [Fact]
+    public async Task OnlyDataIsSentOnAConnectedConnectStream()
+    {
+        await using var client = await Http2TestClient.ConnectAsync(async context =>
+        {
+            context.Response.StatusCode = 200;
+            await context.Response.WriteAsync("tunnelled");
+            context.Response.AppendTrailer("x-trailer", "1");
+        });
+
+        await client.SendRawHeadersAsync(1, [new(":method", "CONNECT"), new(":authority", "example.com:443")], endStream: false);
+        ReceivedFrame headers = await client.ExpectAsync(Http2FrameType.Headers, 1);
+        Assert.Contains(new KeyValuePair<string, string>(":status", "200"), client.DecodeHeaders(headers));
+
+        List<ReceivedFrame> frames = await ReadUntilAsync(client, f => f.StreamId == 1 && (f.EndStream || f.Type == Http2FrameType.RstStream));
+        Assert.All(frames.Where(f => f.StreamId == 1), f => Assert.True(
+            f.Type is Http2FrameType.Data or Http2FrameType.RstStream or Http2FrameType.WindowUpdate or Http2FrameType.Priority,
+            $"{f} was sent on the connected stream"));
+    }
+
     /// <summary>§8.7: REFUSED_STREAM means unprocessed: a refused stream's request never reaches the application.</summary>
     [Fact]
     public async Task ARefusedStreamNeverReachesTheApplication()
