@@ -465,6 +465,18 @@ public class RfcMustTests
         Assert.DoesNotContain(settings.Settings, s => s.Parameter == Http2SettingsParameter.EnablePush && s.Value != 0);
     }
 
+    /// <summary>§6.5: every defined setting is supported; the client's SETTINGS_ENABLE_PUSH of 0 or 1 is accepted (it limits only pushes).</summary>
+    [Theory]
+    [InlineData(0u)]
+    [InlineData(1u)]
+    public async Task AValidEnablePushFromTheClientIsAccepted(uint value)
+    {
+        await using var client = Http2TestClient.Start(Hello);
+        await client.HandshakeAsync(new Http2Setting(Http2SettingsParameter.EnablePush, value));
+        await client.SendGetAsync(1);
+        Assert.Equal("hello", (await client.ReadResponseAsync(1)).BodyText);
+    }
+
     /// <summary>§6.5.2: the SETTINGS_MAX_FRAME_SIZE we advertise must lie between 16,384 and 16,777,215.</summary>
     [Theory]
     [InlineData(16_383)]
