@@ -1,0 +1,965 @@
+using System.Collections.Concurrent;
+using System.Text;
+using H2Middleware.Frames;
+using H2Middleware.Hpack;
+using H2Middleware.Tests.ServeLoop.Harness;
+using Microsoft.AspNetCore.Http;
+using static H2Middleware.Tests.ServeLoop.StreamStateTests;
+
+namespace H2Middleware.Tests.ServeLoop;
+
+/// <summary>
+/// MUST-level rules of RFC 9113 and RFC 7541 that no other test checked, each on the serve loop through the in-memory
+/// harness. docs/CONFORMANCE.md lists every rule and the test that covers it.
+/// </summary>
+public class RfcMustTests
+{
+    private static readonly RequestDelegate Hello = context => context.Response.WriteAsync("hello");
+
+    private static readonly Http2FrameFlags UnusedHeadersFlags = (Http2FrameFlags)0xD2;
+
+    // ---- §3.4 Connection preface ----
+
+    /// <summary>§3.4: the server's SETTINGS is its first frame, and the client's SETTINGS is acknowledged after it.</summary>
+    [Fact]
+    public async Task TheClientsSettingsAreAcknowledgedAfterTheServerPreface()
+    {
+        await using var client = Http2TestClient.Start(Hello);
+        await client.SendPrefaceAsync();
+        await client.SendSettingsAsync(new Http2Setting(Http2SettingsParameter.InitialWindowSize, 1000));
+
+        List<ReceivedFrame> frames = await ReadUntilAsync(client, f => f.Type == Http2FrameType.Settings && f.IsAck);
+        Assert.Equal(Http2FrameType.Settings, frames[0].Type);
+        Assert.False(frames[0].IsAck);
+        Assert.True(frames.Count > 1, "the acknowledgement is not the first frame");
+    }
+
+    /// <summary>§3.4: an invalid preface on a connection whose ALPN chose h2 is a connection error of type PROTOCOL_ERROR.</summary>
+    [Fact]
+    public async Task InvalidPrefaceAfterAlpnH2IsAConnectionProtocolError()
+    {
+        await using var client = Http2TestClient.Start(Hello, alpnH2: true);
+        await client.SendRawAsync(Encoding.ASCII.GetBytes("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+        await client.ExpectGoAwayAsync(Http2ErrorCode.ProtocolError);
+        await client.ExpectConnectionClosedAsync();
+        Assert.False(client.PassedToNext);
+    }
+
+    // ---- §4.1, §4.2, §4.3 Frames and field blocks ----
+
+    /// <summary>
+    /// §4.1: no frame over 16,384 octets unless the client allowed more (§6.5.2 SETTINGS_MAX_FRAME_SIZE); §4.3 and
+    /// §8.1: a field block is sent as HEADERS then CONTINUATION frames with nothing in between.
+    /// </summary>
+    [Theory]
+    [InlineData(0)]
+    [InlineData(20_000)]
+    public async Task ServerFramesStayWithinTheClientsMaxFrameSizeAndHeaderBlocksAreContiguous(int clientMaxFrameSize)
+    {
+        await using var client = Http2TestClient.Start(async context =>
+        {
+            for (int i = 0; i < 4; i++)
+            {
+                context.Response.Headers[$"x-big-{i}"] = new string((char)('a' + i), 16_000);
+            }
+
+            await context.Response.Body.WriteAsync(new byte[100_000]);
+        });
+        Http2Setting window = new(Http2SettingsParameter.InitialWindowSize, 1 << 20);
+        await client.HandshakeAsync(clientMaxFrameSize == 0 ? [window] : [window, new(Http2SettingsParameter.MaxFrameSize, (uint)clientMaxFrameSize)]);
+        await client.SendWindowUpdateAsync(0, 1 << 20);
+        await client.SendGetAsync(1);
+
+        List<ReceivedFrame> frames = await ReadUntilAsync(client, f => f.StreamId == 1 && (f.EndStream || f.Type == Http2FrameType.RstStream));
+
+        int limit = clientMaxFrameSize == 0 ? Http2Limits.DefaultMaxFrameSize : clientMaxFrameSize;
+        Assert.All(frames, f => Assert.True(f.Payload.Length <= limit, $"{f} is larger than {limit} octets"));
+        int headers = frames.FindIndex(f => f.Type == Http2FrameType.Headers && f.StreamId == 1);
+        Assert.True((frames[headers].Flags & Http2FrameFlags.EndHeaders) == 0, "a 40 KB field block cannot fit in one frame");
+        int next = headers + 1;
+        while (true)
+        {
+            Assert.True(frames[next].Type == Http2FrameType.Continuation && frames[next].StreamId == 1, $"{frames[next]} interrupts the field block");
+            if ((frames[next].Flags & Http2FrameFlags.EndHeaders) != 0)
+            {
+                break;
+            }
+
+            next++;
+        }
+
+        Assert.Equal(100_000, frames.Where(f => f.Type == Http2FrameType.Data && f.StreamId == 1).Sum(f => f.Payload.Length));
+    }
+
+    /// <summary>§4.1: flags a frame type does not define are ignored on receipt.</summary>
+    [Fact]
+    public async Task UnusedFlagsAreIgnoredOnReceipt()
+    {
+        await using var client = await Http2TestClient.ConnectAsync(async context =>
+            await context.Response.WriteAsync(await new StreamReader(context.Request.Body).ReadToEndAsync() + context.Request.Path));
+
+        await client.SendRawAsync(Frame(Http2FrameType.Ping, (Http2FrameFlags)0xFE, 0, [0, 0, 0, 0, 0, 0, 0, 42]));
+        ReceivedFrame ping = await client.ExpectAsync(Http2FrameType.Ping, 0);
+        Assert.True(ping.IsAck);
+        Assert.Equal(42UL, ping.PingData);
+
+        await client.SendRawAsync(Frame(Http2FrameType.Settings, (Http2FrameFlags)0xFE, 0, []));
+        Assert.True((await client.ExpectAsync(Http2FrameType.Settings, 0)).IsAck);
+
+        await client.SendRawAsync(Frame(Http2FrameType.WindowUpdate, (Http2FrameFlags)0xFF, 0, [0, 0, 0x10, 0]));
+
+        byte[] get = client.EncodeHeaderBlock(Http2TestClient.RequestHeaders("GET", "/get"));
+        await client.SendRawAsync(Frame(Http2FrameType.Headers, Http2FrameFlags.EndStream | Http2FrameFlags.EndHeaders | UnusedHeadersFlags, 1, get));
+        Assert.Equal("/get", (await client.ReadResponseAsync(1)).BodyText);
+
+        await client.SendPostAsync(3, "/post");
+        await client.SendRawAsync(Frame(Http2FrameType.Data, (Http2FrameFlags)0xF6 | Http2FrameFlags.EndStream, 3, "body"u8.ToArray()));
+        Assert.Equal("body/post", (await client.ReadResponseAsync(3)).BodyText);
+    }
+
+    /// <summary>§4.1: every frame the server sends leaves the flags its type does not define unset.</summary>
+    [Fact]
+    public async Task ServerFramesSetOnlyTheFlagsTheirTypeDefines()
+    {
+        await using var client = Http2TestClient.Start(
+            async context =>
+            {
+                context.Response.Headers["x-big"] = new string('x', 20_000);
+                await context.Response.WriteAsync("body");
+                context.Response.AppendTrailer("x-trailer", "1");
+            },
+            o => o.InitialConnectionWindowSize = 1 << 20);
+
+        await client.SendPrefaceAsync();
+        await client.SendSettingsAsync();
+        var frames = await ReadUntilAsync(client, f => f.Type == Http2FrameType.Settings && f.IsAck);
+        await client.SendSettingsAckAsync();
+        await client.SendPingAsync(1);
+        frames.AddRange(await ReadUntilAsync(client, f => f.Type == Http2FrameType.Ping));
+        await client.SendGetAsync(1);
+        frames.AddRange(await ReadUntilAsync(client, f => f.StreamId == 1 && f.EndStream));
+        await client.SendRawHeadersAsync(3, [new(":method", "GET"), new(":path", "/")], endStream: true);
+        frames.AddRange(await ReadUntilAsync(client, f => f.Type == Http2FrameType.RstStream));
+        await client.SendGetAsync(2);
+        frames.AddRange(await ReadUntilAsync(client, f => f.Type == Http2FrameType.GoAway));
+
+        Assert.Equal(
+            [Http2FrameType.Data, Http2FrameType.Headers, Http2FrameType.RstStream, Http2FrameType.Settings, Http2FrameType.Ping, Http2FrameType.GoAway, Http2FrameType.WindowUpdate, Http2FrameType.Continuation],
+            frames.Select(f => f.Type).Distinct().Order());
+        foreach (ReceivedFrame frame in frames)
+        {
+            Http2FrameFlags defined = frame.Type switch
+            {
+                Http2FrameType.Data => Http2FrameFlags.EndStream | Http2FrameFlags.Padded,
+                Http2FrameType.Headers => Http2FrameFlags.EndStream | Http2FrameFlags.EndHeaders | Http2FrameFlags.Padded | Http2FrameFlags.Priority,
+                Http2FrameType.Settings or Http2FrameType.Ping => Http2FrameFlags.Ack,
+                Http2FrameType.Continuation => Http2FrameFlags.EndHeaders,
+                _ => Http2FrameFlags.None,
+            };
+            Assert.True((frame.Flags & ~defined) == 0, $"{frame} sets a flag its type does not define");
+        }
+    }
+
+    /// <summary>§4.3: a field block that cannot be decoded is a connection error of type COMPRESSION_ERROR.</summary>
+    [Theory]
+    [InlineData("index 0", "80")]
+    [InlineData("index past both tables", "be")]
+    [InlineData("integer above 2^31-1", "ffffffffff0f")]
+    [InlineData("Huffman padding that is not the EOS prefix", "408100")]
+    [InlineData("table size update above SETTINGS_HEADER_TABLE_SIZE", "3fe21f")]
+    public async Task AFieldBlockThatCannotBeDecodedIsAConnectionCompressionError(string why, string hex)
+    {
+        await using var client = await Http2TestClient.ConnectAsync(Hello);
+        await client.SendRawAsync(Frame(Http2FrameType.Headers, Http2FrameFlags.EndStream | Http2FrameFlags.EndHeaders, 1, Convert.FromHexString(hex)));
+        ReceivedFrame goAway = await client.ExpectGoAwayAsync(Http2ErrorCode.CompressionError);
+        Assert.True(goAway.LastStreamId <= 1, why);
+        await client.ExpectConnectionClosedAsync();
+    }
+
+    /// <summary>
+    /// §4.3: a field block is decoded even when its stream is refused, so that the client's later blocks, which
+    /// refer to the entries it added, still decode (§5.1.2 refusal, RFC 7541 §2.3.2 dynamic table).
+    /// </summary>
+    [Fact]
+    public async Task TheFieldBlockOfARefusedStreamStillUpdatesTheDynamicTable()
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var client = await Http2TestClient.ConnectAsync(
+            async context =>
+            {
+                if (context.Request.Path == "/wait")
+                {
+                    await release.Task;
+                }
+
+                await context.Response.WriteAsync($"[{context.Request.Headers["x-refused"]}]");
+            },
+            o => o.MaxStreamsPerConnection = 1);
+
+        await client.SendGetAsync(1, "/wait");
+        await client.SendRawAsync(Frame(Http2FrameType.Headers, Http2FrameFlags.EndStream | Http2FrameFlags.EndHeaders, 3,
+            [.. Http2TestClient.RawHeaderBlock(Http2TestClient.RequestHeaders("GET", "/")), .. Literal(index: true, "x-refused", "yes")]));
+        await client.ExpectRstStreamAsync(3, Http2ErrorCode.RefusedStream);
+        release.SetResult();
+        Assert.Equal("[]", (await client.ReadResponseAsync(1)).BodyText);
+
+        // Index 62 is the newest entry of the dynamic table: the one stream 3 added.
+        await client.SendRawAsync(Frame(Http2FrameType.Headers, Http2FrameFlags.EndStream | Http2FrameFlags.EndHeaders, 5,
+            [.. Http2TestClient.RawHeaderBlock(Http2TestClient.RequestHeaders("GET", "/")), 0x80 | 62]));
+        Assert.Equal("[yes]", (await client.ReadResponseAsync(5)).BodyText);
+    }
+
+    /// <summary>RFC 7541 §2.3.2: the dynamic table may hold duplicate entries, and a decoder must not treat them as an error.</summary>
+    [Fact]
+    public async Task DuplicateDynamicTableEntriesAreNotAnError()
+    {
+        await using var client = await Http2TestClient.ConnectAsync(context => context.Response.WriteAsync(context.Request.Headers["x-dup"].ToString()));
+        byte[] pseudo = Http2TestClient.RawHeaderBlock(Http2TestClient.RequestHeaders("GET", "/"));
+
+        await client.SendRawAsync(Frame(Http2FrameType.Headers, Http2FrameFlags.EndStream | Http2FrameFlags.EndHeaders, 1,
+            [.. pseudo, .. Literal(index: true, "x-dup", "same"), .. Literal(index: true, "x-dup", "same")]));
+        Assert.Equal("same,same", (await client.ReadResponseAsync(1)).BodyText);
+
+        await client.SendRawAsync(Frame(Http2FrameType.Headers, Http2FrameFlags.EndStream | Http2FrameFlags.EndHeaders, 3, [.. pseudo, 0x80 | 62, 0x80 | 63]));
+        Assert.Equal("same,same", (await client.ReadResponseAsync(3)).BodyText);
+    }
+
+    /// <summary>
+    /// §4.3.1: once the client has acknowledged a SETTINGS_HEADER_TABLE_SIZE below the table's current maximum (4,096
+    /// until then), a field block that does not start with a Dynamic Table Size Update is a COMPRESSION_ERROR.
+    /// </summary>
+    [Fact]
+    public async Task AfterAReducedHeaderTableSizeIsAcknowledgedTheNextBlockMustStartWithASizeUpdate()
+    {
+        await using var client = Http2TestClient.Start(Hello, o => o.HeaderTableSize = 0);
+        await client.SendPrefaceAsync();
+        await client.SendSettingsAsync();
+        ReceivedFrame settings = await client.ReadFrameAsync();
+        Assert.Contains(new Http2Setting(Http2SettingsParameter.HeaderTableSize, 0), settings.Settings);
+        await ReadUntilAsync(client, f => f.Type == Http2FrameType.Settings && f.IsAck);
+
+        // Not acknowledged yet: the table is still 4,096 octets and the client may add to it.
+        await client.SendRawAsync(Frame(Http2FrameType.Headers, Http2FrameFlags.EndStream | Http2FrameFlags.EndHeaders, 1,
+            [.. Http2TestClient.RawHeaderBlock(Http2TestClient.RequestHeaders("GET", "/")), .. Literal(index: true, "x-indexed", "1")]));
+        Assert.Equal("hello", (await client.ReadResponseAsync(1)).BodyText);
+
+        await client.SendSettingsAckAsync();
+        await client.SendRawAsync(Frame(Http2FrameType.Headers, Http2FrameFlags.EndStream | Http2FrameFlags.EndHeaders, 3,
+            Http2TestClient.RawHeaderBlock(Http2TestClient.RequestHeaders("GET", "/"))));
+
+        ReceivedFrame next = await client.ReadFrameAsync();
+        Assert.True(next.Type == Http2FrameType.GoAway && next.ErrorCode == Http2ErrorCode.CompressionError,
+            $"a block without a size update after the acknowledged reduction must be a COMPRESSION_ERROR, but the server sent {next}");
+    }
+
+    /// <summary>
+    /// RFC 7541 §6.3: a size update above the limit is a decoding error; in HTTP/2 the limit is the last
+    /// SETTINGS_HEADER_TABLE_SIZE the client has acknowledged, so 4,096 until it acknowledges a larger one.
+    /// </summary>
+    [Fact]
+    public async Task ASizeUpdateAboveTheAcknowledgedHeaderTableSizeIsACompressionError()
+    {
+        await using var client = Http2TestClient.Start(Hello, o => o.HeaderTableSize = 8192);
+        await client.SendPrefaceAsync();
+        await client.SendSettingsAsync();
+        await ReadUntilAsync(client, f => f.Type == Http2FrameType.Settings && f.IsAck);
+
+        // Our SETTINGS (8,192) is not acknowledged: the limit is still 4,096.
+        byte[] sizeUpdate = new byte[8];
+        int length = HpackInteger.Encode(8192, 5, 0x20, sizeUpdate);
+        await client.SendRawAsync(Frame(Http2FrameType.Headers, Http2FrameFlags.EndStream | Http2FrameFlags.EndHeaders, 1,
+            [.. sizeUpdate[..length], .. Http2TestClient.RawHeaderBlock(Http2TestClient.RequestHeaders("GET", "/"))]));
+
+        ReceivedFrame next = await client.ReadFrameAsync();
+        Assert.True(next.Type == Http2FrameType.GoAway && next.ErrorCode == Http2ErrorCode.CompressionError,
+            $"a size update to 8,192 before the client acknowledged it must be a COMPRESSION_ERROR, but the server sent {next}");
+    }
+
+    // ---- §5.1 Stream states, §5.4 error handling, §5.5 extensions ----
+
+    /// <summary>
+    /// §5.1: on an idle stream only HEADERS and PRIORITY may arrive. Even-numbered streams belong to the server, which
+    /// never opens one, so they stay idle whatever odd streams the client has opened (§5.1.1 closes only the peer's).
+    /// </summary>
+    [Theory]
+    [InlineData("DATA")]
+    [InlineData("WINDOW_UPDATE")]
+    [InlineData("RST_STREAM")]
+    public async Task AFrameOnAnIdleServerStreamIsAConnectionProtocolError(string type)
+    {
+        await using var client = await Http2TestClient.ConnectAsync(Hello);
+        await client.SendGetAsync(3);
+        await client.ReadResponseAsync(3);
+
+        switch (type)
+        {
+            case "DATA":
+                await client.SendDataAsync(2, "x", endStream: true);
+                break;
+            case "WINDOW_UPDATE":
+                await client.SendWindowUpdateAsync(2, 100);
+                break;
+            default:
+                await client.SendRstStreamAsync(2, Http2ErrorCode.Cancel);
+                break;
+        }
+
+        await client.SendPingAsync(9);
+        ReceivedFrame next = await client.ReadFrameAsync();
+        Assert.True(next.Type == Http2FrameType.GoAway && next.ErrorCode == Http2ErrorCode.ProtocolError,
+            $"{type} on idle stream 2 must be a connection PROTOCOL_ERROR, but the server sent {next}");
+    }
+
+    /// <summary>
+    /// §6.4: RST_STREAM is never sent for an idle stream. A stream error found on an idle stream (§6.3 PRIORITY length,
+    /// §6.9 zero increment) must therefore become a connection error, or be ignored where no error applies.
+    /// </summary>
+    [Theory]
+    [InlineData("PRIORITY of length 4")]
+    [InlineData("PRIORITY depending on itself")]
+    [InlineData("WINDOW_UPDATE of 0")]
+    public async Task NoRstStreamIsSentForAnIdleStream(string frame)
+    {
+        await using var client = await Http2TestClient.ConnectAsync(Hello);
+        byte[] bytes = frame switch
+        {
+            "PRIORITY of length 4" => Frame(Http2FrameType.Priority, Http2FrameFlags.None, 9, [0, 0, 0, 1]),
+            "PRIORITY depending on itself" => Frame(Http2FrameType.Priority, Http2FrameFlags.None, 9, [0, 0, 0, 9, 15]),
+            _ => Frame(Http2FrameType.WindowUpdate, Http2FrameFlags.None, 9, [0, 0, 0, 0]),
+        };
+        await client.SendRawAsync(bytes);
+        await client.SendPingAsync(9);
+
+        ReceivedFrame next = await client.ReadFrameAsync();
+        Assert.False(next.Type == Http2FrameType.RstStream && next.StreamId == 9, $"{frame} on idle stream 9 was answered with {next}");
+    }
+
+    /// <summary>
+    /// §6.4 and §5.1: after the client resets a stream the server sends nothing more on it, even when its handler
+    /// still writes; §5.4.2: and never a RST_STREAM in response to the RST_STREAM.
+    /// </summary>
+    [Fact]
+    public async Task AfterTheClientResetsAStreamTheServerSendsNothingMoreOnIt()
+    {
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var finished = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var client = await Http2TestClient.ConnectAsync(async context =>
+        {
+            if (context.Request.Path != "/wait")
+            {
+                await context.Response.WriteAsync("hello");
+                return;
+            }
+
+            try
+            {
+                var aborted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                using var registration = context.RequestAborted.Register(() => aborted.TrySetResult());
+                started.SetResult();
+                await aborted.Task.WaitAsync(Http2TestClient.DefaultTimeout);
+                try
+                {
+                    await context.Response.WriteAsync("too late").WaitAsync(TimeSpan.FromSeconds(2));
+                }
+                catch (Exception)
+                {
+                    // The stream is gone; a handler may or may not be told so when it writes.
+                }
+            }
+            finally
+            {
+                finished.SetResult();
+            }
+        });
+
+        await client.SendGetAsync(1, "/wait");
+        await started.Task.WaitAsync(Http2TestClient.DefaultTimeout);
+        await client.SendRstStreamAsync(1, Http2ErrorCode.Cancel);
+        await finished.Task.WaitAsync(Http2TestClient.DefaultTimeout);
+
+        await client.SendPingAsync(7);
+        ReceivedFrame next = await client.ReadFrameAsync();
+        Assert.True(next.Type == Http2FrameType.Ping && next.IsAck, $"expected only the PING acknowledgement, got {next}");
+
+        await client.SendGetAsync(3);
+        List<ReceivedFrame> frames = await ReadUntilAsync(client, f => f.StreamId == 3 && f.EndStream);
+        Assert.DoesNotContain(frames, f => f.StreamId == 1);
+    }
+
+    /// <summary>
+    /// §5.4.2: a stream error is signalled with RST_STREAM. A response whose header section cannot be encoded is
+    /// reset; the reset must go out by itself, not wait until some other frame gives the serve loop a reason to write.
+    /// </summary>
+    [Fact]
+    public async Task AResponseThatCannotBeEncodedIsResetWithoutWaitingForOtherTraffic()
+    {
+        await using var client = await Http2TestClient.ConnectAsync(context =>
+        {
+            context.Response.Headers["x y"] = "v";
+            return Task.CompletedTask;
+        });
+
+        await client.SendGetAsync(1);
+        StreamOutcome outcome = await ReadOutcomeAsync(client, 1);
+        Assert.Equal(Http2ErrorCode.InternalError, outcome.Reset);
+    }
+
+    /// <summary>§5.5: an extension frame in the middle of a field block is a connection error of type PROTOCOL_ERROR.</summary>
+    [Fact]
+    public async Task AnUnknownFrameInsideAFieldBlockIsAConnectionProtocolError()
+    {
+        await using var client = await Http2TestClient.ConnectAsync(Hello);
+        byte[] block = client.EncodeHeaderBlock(Http2TestClient.RequestHeaders("GET", "/"));
+        await client.SendRawAsync(Frame(Http2FrameType.Headers, Http2FrameFlags.EndStream, 1, block[..2]));
+        await client.SendRawAsync(Frame((Http2FrameType)0xAA, Http2FrameFlags.None, 0, [1, 2, 3]));
+        await client.ExpectGoAwayAsync(Http2ErrorCode.ProtocolError);
+        await client.ExpectConnectionClosedAsync();
+    }
+
+    // ---- §6.2, §6.10 HEADERS and CONTINUATION ----
+
+    /// <summary>§6.2 and §6.10: the frame after a HEADERS or CONTINUATION without END_HEADERS must be a CONTINUATION of the same stream.</summary>
+    [Theory]
+    [InlineData("CONTINUATION on another stream")]
+    [InlineData("DATA after a CONTINUATION without END_HEADERS")]
+    public async Task AnInterruptedFieldBlockIsAConnectionProtocolError(string interruption)
+    {
+        await using var client = await Http2TestClient.ConnectAsync(Hello);
+        byte[] block = client.EncodeHeaderBlock(Http2TestClient.RequestHeaders("GET", "/"));
+        await client.SendRawAsync(Frame(Http2FrameType.Headers, Http2FrameFlags.None, 1, block[..2]));
+        if (interruption == "CONTINUATION on another stream")
+        {
+            await client.SendRawAsync(Frame(Http2FrameType.Continuation, Http2FrameFlags.EndHeaders, 3, block[2..]));
+        }
+        else
+        {
+            await client.SendRawAsync(Frame(Http2FrameType.Continuation, Http2FrameFlags.None, 1, block[2..3]));
+            await client.SendDataAsync(1, "x", endStream: true);
+        }
+
+        await client.ExpectGoAwayAsync(Http2ErrorCode.ProtocolError);
+        await client.ExpectConnectionClosedAsync();
+    }
+
+    /// <summary>§6.10: a CONTINUATION must follow a HEADERS, PUSH_PROMISE or CONTINUATION without END_HEADERS.</summary>
+    [Fact]
+    public async Task ContinuationAfterACompleteFieldBlockIsAConnectionProtocolError()
+    {
+        await using var client = await Http2TestClient.ConnectAsync(async context => await new StreamReader(context.Request.Body).ReadToEndAsync());
+        await client.SendPostAsync(1);
+        await client.SendRawAsync(Frame(Http2FrameType.Continuation, Http2FrameFlags.EndHeaders, 1, Literal(index: false, "x-late", "1")));
+        await client.ExpectGoAwayAsync(Http2ErrorCode.ProtocolError);
+        await client.ExpectConnectionClosedAsync();
+    }
+
+    // ---- §6.5 SETTINGS ----
+
+    /// <summary>§6.5.2: a server that sends SETTINGS_ENABLE_PUSH sends 0, never 1.</summary>
+    [Fact]
+    public async Task ServerSettingsNeverEnablePush()
+    {
+        await using var client = Http2TestClient.Start(Hello);
+        await client.SendPrefaceAsync();
+        ReceivedFrame settings = await client.ReadFrameAsync();
+        Assert.Equal(Http2FrameType.Settings, settings.Type);
+        Assert.DoesNotContain(settings.Settings, s => s.Parameter == Http2SettingsParameter.EnablePush && s.Value != 0);
+    }
+
+    /// <summary>§6.5: every defined setting is supported; the client's SETTINGS_ENABLE_PUSH of 0 or 1 is accepted (it limits only pushes).</summary>
+    [Theory]
+    [InlineData(0u)]
+    [InlineData(1u)]
+    public async Task AValidEnablePushFromTheClientIsAccepted(uint value)
+    {
+        await using var client = Http2TestClient.Start(Hello);
+        await client.HandshakeAsync(new Http2Setting(Http2SettingsParameter.EnablePush, value));
+        await client.SendGetAsync(1);
+        Assert.Equal("hello", (await client.ReadResponseAsync(1)).BodyText);
+    }
+
+    /// <summary>§6.5.2: the SETTINGS_MAX_FRAME_SIZE we advertise must lie between 16,384 and 16,777,215.</summary>
+    [Theory]
+    [InlineData(16_383)]
+    [InlineData(16_777_216)]
+    public void AnAdvertisedMaxFrameSizeOutsideTheRfcRangeIsRefused(int maxFrameSize)
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Http2ServeLoopOptions { MaxFrameSize = maxFrameSize }.Validate());
+        new Http2ServeLoopOptions { MaxFrameSize = 16_384 }.Validate();
+        new Http2ServeLoopOptions { MaxFrameSize = 16_777_215 }.Validate();
+    }
+
+    /// <summary>§6.5.3: the values of a SETTINGS frame are processed in order, so the last of a repeated setting wins.</summary>
+    [Fact]
+    public async Task SettingsValuesAreProcessedInTheOrderTheyAppear()
+    {
+        await using var client = Http2TestClient.Start(context => context.Response.WriteAsync(new string('x', 100)));
+        await client.HandshakeAsync(
+            new Http2Setting(Http2SettingsParameter.InitialWindowSize, 10),
+            new Http2Setting(Http2SettingsParameter.InitialWindowSize, 30));
+        await client.SendGetAsync(1);
+        await client.ExpectAsync(Http2FrameType.Headers, 1);
+        Assert.Equal(30, (await client.ExpectAsync(Http2FrameType.Data, 1)).Payload.Length);
+    }
+
+    /// <summary>§6.5.2, §6.5.3 and §5.5: an unknown setting is ignored; the rest of the frame still applies.</summary>
+    [Fact]
+    public async Task UnknownSettingsAreIgnored()
+    {
+        await using var client = Http2TestClient.Start(context => context.Response.WriteAsync(new string('x', 100)));
+        await client.HandshakeAsync(
+            new Http2Setting((Http2SettingsParameter)0x4242, 7),
+            new Http2Setting(Http2SettingsParameter.InitialWindowSize, 30),
+            new Http2Setting((Http2SettingsParameter)0xFFFF, uint.MaxValue));
+        await client.SendGetAsync(1);
+        await client.ExpectAsync(Http2FrameType.Headers, 1);
+        Assert.Equal(30, (await client.ExpectAsync(Http2FrameType.Data, 1)).Payload.Length);
+    }
+
+    // ---- §6.7 PING ----
+
+    /// <summary>§6.7: a PING carrying the ACK flag is never answered.</summary>
+    [Fact]
+    public async Task APingAcknowledgementIsNotAnswered()
+    {
+        await using var client = await Http2TestClient.ConnectAsync(Hello);
+        await client.SendPingAsync(1, ack: true);
+        await client.SendPingAsync(2);
+        ReceivedFrame next = await client.ReadFrameAsync();
+        Assert.Equal(Http2FrameType.Ping, next.Type);
+        Assert.True(next.IsAck);
+        Assert.Equal(2UL, next.PingData);
+    }
+
+    // ---- §6.9 Flow control ----
+
+    /// <summary>§6.9: frames that are not flow-controlled are accepted and processed while both receive windows are empty.</summary>
+    [Fact]
+    public async Task FramesExemptFromFlowControlAreProcessedWhenTheReceiveWindowsAreEmpty()
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var client = await Http2TestClient.ConnectAsync(
+            async context =>
+            {
+                if (context.Request.Path == "/upload")
+                {
+                    await release.Task;
+                    return;
+                }
+
+                await context.Response.WriteAsync("hello");
+            },
+            o =>
+            {
+                o.InitialStreamWindowSize = 65_535;
+                o.InitialConnectionWindowSize = 65_535;
+            });
+
+        await client.SendPostAsync(1, "/upload");
+        for (int i = 0; i < 3; i++)
+        {
+            await client.SendDataAsync(1, new byte[16_384], endStream: false);
+        }
+
+        await client.SendDataAsync(1, new byte[16_383], endStream: false);
+
+        await client.SendPingAsync(4);
+        Assert.Equal(4UL, (await client.ExpectAsync(Http2FrameType.Ping, 0)).PingData);
+        await client.SendSettingsAsync();
+        Assert.True((await client.ExpectAsync(Http2FrameType.Settings, 0)).IsAck);
+        await client.SendGetAsync(3);
+        Assert.Equal("hello", (await client.ReadResponseAsync(3)).BodyText);
+        release.SetResult();
+    }
+
+    // ---- §7 Error codes ----
+
+    /// <summary>§7: an unknown error code triggers no special behaviour: the stream is cancelled and the connection goes on.</summary>
+    [Fact]
+    public async Task AnUnknownErrorCodeInRstStreamIsTreatedLikeAnyOther()
+    {
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var aborted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var client = await Http2TestClient.ConnectAsync(async context =>
+        {
+            if (context.Request.Path == "/wait")
+            {
+                context.RequestAborted.Register(() => aborted.TrySetResult());
+                started.SetResult();
+                await aborted.Task;
+                return;
+            }
+
+            await context.Response.WriteAsync("hello");
+        });
+
+        await client.SendGetAsync(1, "/wait");
+        await started.Task.WaitAsync(Http2TestClient.DefaultTimeout);
+        await client.SendRstStreamAsync(1, (Http2ErrorCode)0xDEAD);
+        await aborted.Task.WaitAsync(Http2TestClient.DefaultTimeout);
+
+        await client.SendPingAsync(3);
+        ReceivedFrame next = await client.ReadFrameAsync();
+        Assert.True(next.Type == Http2FrameType.Ping && next.IsAck, $"expected only the PING acknowledgement, got {next}");
+        await client.SendGetAsync(3);
+        Assert.Equal("hello", (await client.ReadResponseAsync(3)).BodyText);
+    }
+
+    // ---- §8.2 Fields ----
+
+    public static TheoryData<string, string[]> MoreMalformedRequests => new()
+    {
+        { "NUL in a value", ["x-a", "a\0b"] },
+        { "CR in a value", ["x-a", "a\rb"] },
+        { "trailing space in a value", ["x-a", "a "] },
+        { "leading tab in a value", ["x-a", "\ta"] },
+        { "trailing tab in a value", ["x-a", "a\t"] },
+        { "control character in a name", ["x\u0001a", "1"] },
+        { "DEL in a name", ["x\u007Fa", "1"] },
+        { "octet above 0x7F in a name", ["x\u00E9", "1"] },
+        { "colon inside a regular name", ["x:a", "1"] },
+        { "proxy-connection", ["proxy-connection", "keep-alive"] },
+        { ":method that is not a token", [":method", "GE T"] },
+    };
+
+    /// <summary>
+    /// §8.2.1 and §8.2.2 (the cases RequestHeaderValidationTests does not list), §8.3.1 (:method must be valid):
+    /// a malformed request is a stream error of type PROTOCOL_ERROR and never reaches the handler (§8.1.1).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(MoreMalformedRequests))]
+    public async Task MalformedRequestIsResetWithProtocolError(string why, string[] field)
+    {
+        bool handlerRan = false;
+        await using var client = await Http2TestClient.ConnectAsync(context =>
+        {
+            handlerRan = true;
+            return context.Response.WriteAsync("ok");
+        });
+
+        List<KeyValuePair<string, string>> headers = field[0] == ":method"
+            ? [new(":method", field[1]), new(":scheme", "https"), new(":path", "/")]
+            : [new(":method", "GET"), new(":scheme", "https"), new(":path", "/"), new(field[0], field[1])];
+        await client.SendRawHeadersAsync(1, headers, endStream: true);
+        await client.ExpectRstStreamAsync(1, Http2ErrorCode.ProtocolError);
+        Assert.False(handlerRan, why);
+
+        await client.SendGetAsync(3);
+        Assert.Equal("ok", (await client.ReadResponseAsync(3)).BodyText);
+    }
+
+    /// <summary>§8.2.2: the server never generates connection-specific header fields, whatever the handler sets.</summary>
+    [Fact]
+    public async Task ConnectionSpecificResponseFieldsAreNotSent()
+    {
+        string[] names = ["Connection", "Keep-Alive", "Proxy-Connection", "Transfer-Encoding", "Upgrade"];
+        await using var client = await Http2TestClient.ConnectAsync(context =>
+        {
+            foreach (string name in names)
+            {
+                context.Response.Headers[name] = "x";
+            }
+
+            return context.Response.WriteAsync("ok");
+        });
+
+        await client.SendGetAsync(1);
+        TestResponse response = await client.ReadResponseAsync(1);
+
+        Assert.Equal("ok", response.BodyText);
+        Assert.All(names, name => Assert.DoesNotContain(response.Headers, f => f.Key.Equals(name, StringComparison.OrdinalIgnoreCase)));
+    }
+
+    /// <summary>
+    /// §8.3 and §8.3.2: a response carries exactly one pseudo-header field, :status, before every regular field, and
+    /// its trailers carry none.
+    /// </summary>
+    [Fact]
+    public async Task ResponsesStartWithTheirOnlyStatusAndTrailersHaveNoPseudoFields()
+    {
+        await using var client = await Http2TestClient.ConnectAsync(async context =>
+        {
+            context.Response.Headers["x-first"] = "1";
+            context.Response.StatusCode = 201;
+            await context.Response.WriteAsync("body");
+            context.Response.AppendTrailer("x-trailer", "1");
+        });
+
+        await client.SendGetAsync(1);
+        TestResponse response = await client.ReadResponseAsync(1);
+
+        Assert.Equal(new KeyValuePair<string, string>(":status", "201"), response.Headers[0]);
+        Assert.Single(response.Headers, f => f.Key.StartsWith(':'));
+        Assert.NotNull(response.Trailers);
+        Assert.DoesNotContain(response.Trailers!, f => f.Key.StartsWith(':'));
+    }
+
+    /// <summary>
+    /// §8.3: no pseudo-header field other than :status is generated, none appears in trailers; §8.2.1: no name with a
+    /// colon or a space. A handler that sets such a field gets its stream reset instead.
+    /// </summary>
+    [Theory]
+    [InlineData("header", ":path")]
+    [InlineData("header", ":custom")]
+    [InlineData("header", ":status")]
+    [InlineData("header", "x:y")]
+    [InlineData("header", "x y")]
+    [InlineData("trailer", ":status")]
+    [InlineData("trailer", ":authority")]
+    public async Task InvalidResponseFieldNamesNeverReachTheWire(string section, string name)
+    {
+        StreamOutcome outcome = await RespondWithFieldAsync(section, name, "v");
+
+        foreach (List<KeyValuePair<string, string>> block in outcome.FieldBlocks)
+        {
+            Assert.DoesNotContain(block, f => f.Key == name && f.Value == "v");
+            Assert.All(block.Skip(1), f => Assert.False(f.Key.StartsWith(':'), $"{f.Key} after the first field"));
+        }
+
+        Assert.All(outcome.FieldBlocks.Skip(1), block => Assert.DoesNotContain(block, f => f.Key.StartsWith(':')));
+    }
+
+    /// <summary>§8.2.1: no response field value contains NUL, CR or LF; a handler that sets one gets its stream reset instead.</summary>
+    [Theory]
+    [InlineData("header", "a\r\nb")]
+    [InlineData("header", "a\0b")]
+    [InlineData("trailer", "a\nb")]
+    public async Task ResponseValuesWithNulCrOrLfNeverReachTheWire(string section, string value)
+    {
+        StreamOutcome outcome = await RespondWithFieldAsync(section, "x-field", value);
+        Assert.All(outcome.FieldBlocks.SelectMany(block => block), f => Assert.False(f.Value.AsSpan().IndexOfAny('\0', '\r', '\n') >= 0, $"{f.Key} was sent with a forbidden character"));
+    }
+
+    /// <summary>§8.2.1: no response field value starts or ends with a space or a tab.</summary>
+    [Theory]
+    [InlineData("header", " padded")]
+    [InlineData("header", "padded\t")]
+    [InlineData("trailer", "padded ")]
+    public async Task ResponseValuesWithSurroundingWhitespaceNeverReachTheWire(string section, string value)
+    {
+        StreamOutcome outcome = await RespondWithFieldAsync(section, "x-field", value);
+        Assert.All(outcome.FieldBlocks.SelectMany(block => block), f => Assert.False(
+            f.Value.Length > 0 && (f.Value[0] is ' ' or '\t' || f.Value[^1] is ' ' or '\t'),
+            $"{f.Key}: \"{f.Value}\" was sent with surrounding whitespace"));
+    }
+
+    /// <summary>§8.3.1: with :authority present the Host header field does not determine the target.</summary>
+    [Fact]
+    public async Task TheHostHeaderDoesNotOverrideAuthority()
+    {
+        await using var client = await Http2TestClient.ConnectAsync(context =>
+            context.Response.WriteAsync($"{context.Request.Host.Value}|{context.Request.Headers.Host}"));
+
+        await client.SendGetAsync(1, "/", true, ("host", "elsewhere.example"));
+        StreamOutcome outcome = await ReadOutcomeAsync(client, 1);
+
+        // §8.3.1 also lets a server treat the mismatch as malformed; what it may not do is serve elsewhere.example.
+        if (outcome.Reset is null)
+        {
+            Assert.Equal("localhost|localhost", Encoding.UTF8.GetString(outcome.Body));
+        }
+        else
+        {
+            Assert.Equal(Http2ErrorCode.ProtocolError, outcome.Reset);
+        }
+    }
+
+    // ---- §8.5 CONNECT, §8.7 request reliability ----
+
+    /// <summary>§8.5: once a CONNECT stream is connected, a frame other than DATA, RST_STREAM, WINDOW_UPDATE or PRIORITY is a stream error.</summary>
+    [Fact]
+    public async Task HeadersOnAConnectedConnectStreamAreAStreamError()
+    {
+        await using var client = await Http2TestClient.ConnectAsync(async context =>
+        {
+            context.Response.StatusCode = 200;
+            await context.Response.StartAsync();
+            await new StreamReader(context.Request.Body).ReadToEndAsync();
+        });
+
+        await client.SendRawHeadersAsync(1, [new(":method", "CONNECT"), new(":authority", "example.com:443")], endStream: false);
+        ReceivedFrame headers = await client.ExpectAsync(Http2FrameType.Headers, 1);
+        Assert.Contains(new KeyValuePair<string, string>(":status", "200"), client.DecodeHeaders(headers));
+
+        await client.SendRawHeadersAsync(1, [new("x-not-data", "1")], endStream: true);
+        await client.ExpectAsync(Http2FrameType.RstStream, 1);
+    }
+
+    /// <summary>§8.5: on a connected CONNECT stream the server sends only DATA and stream-management frames, even when the handler sets trailers.</summary>
+    [Fact]
+    public async Task OnlyDataIsSentOnAConnectedConnectStream()
+    {
+        await using var client = await Http2TestClient.ConnectAsync(async context =>
+        {
+            context.Response.StatusCode = 200;
+            await context.Response.WriteAsync("tunnelled");
+            context.Response.AppendTrailer("x-trailer", "1");
+        });
+
+        await client.SendRawHeadersAsync(1, [new(":method", "CONNECT"), new(":authority", "example.com:443")], endStream: false);
+        ReceivedFrame headers = await client.ExpectAsync(Http2FrameType.Headers, 1);
+        Assert.Contains(new KeyValuePair<string, string>(":status", "200"), client.DecodeHeaders(headers));
+
+        List<ReceivedFrame> frames = await ReadUntilAsync(client, f => f.StreamId == 1 && (f.EndStream || f.Type == Http2FrameType.RstStream));
+        Assert.All(frames.Where(f => f.StreamId == 1), f => Assert.True(
+            f.Type is Http2FrameType.Data or Http2FrameType.RstStream or Http2FrameType.WindowUpdate or Http2FrameType.Priority,
+            $"{f} was sent on the connected stream"));
+    }
+
+    /// <summary>§8.7: REFUSED_STREAM means unprocessed: a refused stream's request never reaches the application.</summary>
+    [Fact]
+    public async Task ARefusedStreamNeverReachesTheApplication()
+    {
+        var seen = new ConcurrentQueue<string>();
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var client = await Http2TestClient.ConnectAsync(
+            async context =>
+            {
+                seen.Enqueue(context.Request.Path.Value!);
+                if (context.Request.Path == "/first")
+                {
+                    await release.Task;
+                }
+
+                await context.Response.WriteAsync("ok");
+            },
+            o => o.MaxStreamsPerConnection = 1);
+
+        await client.SendGetAsync(1, "/first");
+        await client.SendGetAsync(3, "/refused");
+        await client.ExpectRstStreamAsync(3, Http2ErrorCode.RefusedStream);
+        release.SetResult();
+        Assert.Equal("ok", (await client.ReadResponseAsync(1)).BodyText);
+        await client.SendPingAsync(1);
+        await client.ExpectAsync(Http2FrameType.Ping, 0);
+
+        Assert.Equal(["/first"], seen);
+    }
+
+    // ---- Helpers ----
+
+    /// <summary>A literal header field with a new name (RFC 7541 §6.2.1 with indexing, §6.2.2 without), no Huffman.</summary>
+    private static byte[] Literal(bool index, string name, string value)
+    {
+        var bytes = new List<byte> { (byte)(index ? 0x40 : 0x00) };
+        foreach (string text in new[] { name, value })
+        {
+            byte[] octets = Encoding.Latin1.GetBytes(text);
+            byte[] length = new byte[8];
+            bytes.AddRange(length[..HpackInteger.Encode(octets.Length, 7, 0, length)]);
+            bytes.AddRange(octets);
+        }
+
+        return bytes.ToArray();
+    }
+
+    /// <summary>Reads frames until one matches, returning all of them (the matching one last).</summary>
+    private static async Task<List<ReceivedFrame>> ReadUntilAsync(Http2TestClient client, Func<ReceivedFrame, bool> last)
+    {
+        var frames = new List<ReceivedFrame>();
+        ReceivedFrame frame;
+        do
+        {
+            frame = await client.ReadFrameAsync();
+            frames.Add(frame);
+        }
+        while (!last(frame));
+
+        return frames;
+    }
+
+    private sealed record StreamOutcome(List<List<KeyValuePair<string, string>>> FieldBlocks, byte[] Body, Http2ErrorCode? Reset);
+
+    /// <summary>Everything a stream receives until it ends or is reset: its decoded field blocks, its body, and the reset code.</summary>
+    private static async Task<StreamOutcome> ReadOutcomeAsync(Http2TestClient client, int streamId)
+    {
+        var blocks = new List<List<KeyValuePair<string, string>>>();
+        var body = new MemoryStream();
+        while (true)
+        {
+            ReceivedFrame frame;
+            try
+            {
+                frame = await client.ReadFrameAsync();
+            }
+            catch (TimeoutException)
+            {
+                throw new Xunit.Sdk.XunitException(
+                    $"Stream {streamId} neither ended nor was reset in time ({blocks.Count} field blocks and {body.Length} body octets so far).");
+            }
+
+            if (frame.Type == Http2FrameType.Headers)
+            {
+                // Every block is decoded, whatever its stream, to keep our HPACK decoder in step with the server.
+                var block = new List<byte>(frame.Payload);
+                ReceivedFrame last = frame;
+                while ((last.Flags & Http2FrameFlags.EndHeaders) == 0)
+                {
+                    last = await client.ReadFrameAsync();
+                    Assert.Equal(Http2FrameType.Continuation, last.Type);
+                    block.AddRange(last.Payload);
+                }
+
+                List<KeyValuePair<string, string>> fields = client.DecodeHeaders(frame with { Payload = block.ToArray() });
+                if (frame.StreamId == streamId)
+                {
+                    blocks.Add(fields);
+                }
+            }
+
+            if (frame.StreamId != streamId)
+            {
+                continue;
+            }
+
+            if (frame.Type == Http2FrameType.RstStream)
+            {
+                return new StreamOutcome(blocks, body.ToArray(), frame.ErrorCode);
+            }
+
+            if (frame.Type == Http2FrameType.Data)
+            {
+                body.Write(frame.Payload);
+            }
+
+            if (frame.EndStream)
+            {
+                return new StreamOutcome(blocks, body.ToArray(), null);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Runs a handler that sets the field in its headers or its trailers, and reads what the stream receives. Once the
+    /// handler is done a PING makes the serve loop write again, so that a reset it has queued goes out (see
+    /// <see cref="AResponseThatCannotBeEncodedIsResetWithoutWaitingForOtherTraffic"/>).
+    /// </summary>
+    private static async Task<StreamOutcome> RespondWithFieldAsync(string section, string name, string value)
+    {
+        var handled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var client = await Http2TestClient.ConnectAsync(async context =>
+        {
+            try
+            {
+                if (section == "header")
+                {
+                    context.Response.Headers[name] = value;
+                }
+
+                await context.Response.WriteAsync("body");
+                if (section == "trailer")
+                {
+                    context.Response.AppendTrailer(name, value);
+                }
+            }
+            finally
+            {
+                handled.SetResult();
+            }
+        });
+
+        await client.SendGetAsync(1);
+        await handled.Task.WaitAsync(Http2TestClient.DefaultTimeout);
+        await client.SendPingAsync(0x5EED);
+        return await ReadOutcomeAsync(client, 1);
+    }
+}
