@@ -103,6 +103,19 @@ internal sealed partial class Http2Connection
             throw new Http2ConnectionException(Http2ErrorCode.ProtocolError, "expected CONTINUATION of the open header block");
         }
 
+        if (IsIdle(error.StreamId) && frame.Type != Http2FrameType.Headers)
+        {
+            // RFC 9113 §6.4: no RST_STREAM for an idle stream. A broken PRIORITY changes nothing (we ignore PRIORITY);
+            // any other frame on an idle stream is a connection error (§5.1).
+            if (frame.Type == Http2FrameType.Priority)
+            {
+                ChargeClientError(ConnectionEndReason.UnexpectedFrame);
+                return;
+            }
+
+            throw new Http2ConnectionException(Http2ErrorCode.ProtocolError, error.Reason);
+        }
+
         ChargeClientError(ConnectionEndReason.UnexpectedFrame);
         if (_streams.TryGetValue(error.StreamId, out Http2Stream? stream) && !stream.IsClosed)
         {
@@ -113,6 +126,12 @@ internal sealed partial class Http2Connection
             QueueRstStream(error.StreamId, error.Code, error.Reason);
         }
     }
+
+    /// <summary>
+    /// Idle (RFC 9113 §5.1): a client stream id above every one used so far, or any even id (we open no streams).
+    /// Only HEADERS and PRIORITY may arrive on an idle stream.
+    /// </summary>
+    private bool IsIdle(int streamId) => streamId > _highestStreamId || (streamId & 1) == 0;
 
     private void OnHeaders(in Http2Frame frame)
     {
@@ -317,7 +336,7 @@ internal sealed partial class Http2Connection
     private void OnData(in Http2Frame frame)
     {
         int streamId = frame.StreamId;
-        if (streamId > _highestStreamId)
+        if (IsIdle(streamId))
         {
             throw new Http2ConnectionException(Http2ErrorCode.ProtocolError, "DATA on an idle stream");
         }
@@ -379,7 +398,7 @@ internal sealed partial class Http2Connection
     private void OnRstStream(in Http2Frame frame)
     {
         int streamId = frame.StreamId;
-        if (streamId > _highestStreamId)
+        if (IsIdle(streamId))
         {
             throw new Http2ConnectionException(Http2ErrorCode.ProtocolError, "RST_STREAM on an idle stream");
         }
@@ -457,7 +476,7 @@ internal sealed partial class Http2Connection
             return;
         }
 
-        if (frame.StreamId > _highestStreamId)
+        if (IsIdle(frame.StreamId))
         {
             throw new Http2ConnectionException(Http2ErrorCode.ProtocolError, "WINDOW_UPDATE on an idle stream");
         }

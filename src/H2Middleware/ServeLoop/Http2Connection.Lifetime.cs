@@ -189,7 +189,7 @@ internal sealed partial class Http2Connection
         }
 
         _finalGoAwaySent = true;
-        SendGoAway(Http2ErrorCode.NoError, _highestStreamId);
+        SendGoAway(Http2ErrorCode.NoError, Math.Min(_highestStreamId, _goAwayLastStreamId));
         CloseIfDrained();
     }
 

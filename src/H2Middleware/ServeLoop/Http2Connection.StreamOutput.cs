@@ -357,13 +357,17 @@ internal sealed partial class Http2Connection
             {
                 if (value is not null)
                 {
-                    _hpackEncoder.EncodeHeader(field.Key, value, _headerBlockBuffer);
+                    _hpackEncoder.EncodeHeader(field.Key, TrimWhitespace(value), _headerBlockBuffer);
                 }
             }
         }
 
         return true;
     }
+
+    /// <summary>RFC 9113 §8.2.1: a field value must not start or end with whitespace; most values have none and stay as they are.</summary>
+    private static string TrimWhitespace(string value) =>
+        value.Length > 0 && (value[0] is ' ' or '\t' || value[^1] is ' ' or '\t') ? value.Trim(' ', '\t') : value;
 
     private bool FailResponse(Http2Stream stream, string reason)
     {

@@ -203,7 +203,8 @@ internal sealed partial class Http2Connection
         }
 
         _stopReading = true;
-        SendGoAway(errorCode, _highestStreamId, reason);
+        // A GOAWAY never raises the last-stream-id of an earlier one (RFC 9113 §6.8).
+        SendGoAway(errorCode, Math.Min(_highestStreamId, _goAwayLastStreamId), reason);
         AbortAllStreams(errorCode);
         BeginClosing();
         Http2Log.ConnectionError(Logger, ConnectionId, errorCode, reason);
