@@ -1,4 +1,5 @@
 using H2Middleware.Scheduling;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 namespace H2Middleware;
 
@@ -63,6 +64,26 @@ public sealed class Http2ServeLoopOptions
     /// <summary>How long the client has to acknowledge a keep-alive PING before the connection is closed.</summary>
     public TimeSpan KeepAlivePingTimeout { get; set; } = TimeSpan.FromSeconds(20);
 
+    /// <summary>
+    /// How long a client may take to complete a request's header block (HEADERS and its CONTINUATION frames). Nothing
+    /// else can use the connection meanwhile, so a block that does not complete in time ends the connection.
+    /// </summary>
+    public TimeSpan RequestHeadersTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// The slowest a client may send a request body while the handler waits for it, after a grace period; a slower
+    /// one fails the handler's read with 408. Handlers change it per request (IHttpMinRequestBodyDataRateFeature; gRPC
+    /// turns it off for streaming calls); null turns it off. Kestrel's default.
+    /// </summary>
+    public MinDataRate? MinRequestBodyDataRate { get; set; } = new(bytesPerSecond: 240, gracePeriod: TimeSpan.FromSeconds(5));
+
+    /// <summary>
+    /// The slowest a client may take a response while it holds the handler's data back (no window, or not reading),
+    /// after a grace period; a slower one has its stream reset with ENHANCE_YOUR_CALM. Per request through
+    /// IHttpMinResponseDataRateFeature; null turns it off. Kestrel's default.
+    /// </summary>
+    public MinDataRate? MinResponseDataRate { get; set; } = new(bytesPerSecond: 240, gracePeriod: TimeSpan.FromSeconds(5));
+
     /// <summary>On graceful shutdown, how long in-flight streams may take to finish before the connection is closed.</summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
@@ -93,6 +114,7 @@ public sealed class Http2ServeLoopOptions
         }
 
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(KeepAlivePingTimeout, TimeSpan.Zero, nameof(KeepAlivePingTimeout));
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(RequestHeadersTimeout, TimeSpan.Zero, nameof(RequestHeadersTimeout));
         ArgumentNullException.ThrowIfNull(WriteSchedulerFactory, nameof(WriteSchedulerFactory));
         ArgumentNullException.ThrowIfNull(TimeProvider, nameof(TimeProvider));
     }

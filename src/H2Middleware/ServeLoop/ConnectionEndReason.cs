@@ -33,4 +33,7 @@ internal enum ConnectionEndReason : byte
 
     /// <summary>A stream opened beyond SETTINGS_MAX_CONCURRENT_STREAMS after the client acknowledged it (REFUSED_STREAM).</summary>
     MaxConcurrentStreamsExceeded,
+
+    /// <summary>A header block that did not complete within the request headers timeout.</summary>
+    RequestHeadersTimeout,
 }

@@ -142,6 +142,10 @@ internal sealed partial class Http2Connection
         }
 
         _headerBlock = new PendingHeaderBlock { StreamId = streamId, EndStream = frame.EndStream, FrameCount = 1 };
+        if (!frame.EndHeaders)
+        {
+            StartHeaderBlockTimer();
+        }
 
         if (_streams.TryGetValue(streamId, out Http2Stream? stream) && !stream.IsClosed)
         {
@@ -261,6 +265,7 @@ internal sealed partial class Http2Connection
 
         PendingHeaderBlock block = _headerBlock;
         _headerBlock = default;
+        _headerBlockStartedAt = null;
         OnHeaderBlockComplete(block, listTooLarge);
     }
 

@@ -10,6 +10,8 @@ internal sealed partial class Http2Connection
     private ITimer? _settingsAckTimer;
     private ITimer? _keepAliveTimer;
     private ITimer? _keepAlivePingTimer;
+    private ITimer? _headerBlockTimer;
+    private long? _headerBlockStartedAt;
     private long _lastReadAt;
     private long? _keepAlivePingSentAt;
     private ITimer? _shutdownTimer;
@@ -94,6 +96,12 @@ internal sealed partial class Http2Connection
             case ServeLoopTimer.KeepAlivePing:
                 OnKeepAlivePingTimer();
                 break;
+            case ServeLoopTimer.RequestHeaders:
+                OnHeaderBlockTimer();
+                break;
+            case ServeLoopTimer.DataRates:
+                CheckDataRates();
+                break;
             case ServeLoopTimer.Shutdown:
                 Http2Log.ConnectionTimedOut(Logger, ConnectionId, "streams did not finish within the shutdown timeout");
                 AbortAllStreams(Http2ErrorCode.Cancel);
@@ -106,6 +114,38 @@ internal sealed partial class Http2Connection
                 Abort("the client did not read the closing frames");
                 break;
         }
+    }
+
+    /// <summary>A header block spans CONTINUATION frames: it must complete within the request headers timeout (slowloris).</summary>
+    private void StartHeaderBlockTimer()
+    {
+        _headerBlockStartedAt = _time.GetTimestamp();
+        if (_headerBlockTimer is null)
+        {
+            _headerBlockTimer = CreateTimer(ServeLoopTimer.RequestHeaders, Options.RequestHeadersTimeout);
+        }
+        else
+        {
+            _headerBlockTimer.Change(Options.RequestHeadersTimeout, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    private void OnHeaderBlockTimer()
+    {
+        if (_headerBlockStartedAt is not { } startedAt)
+        {
+            return;
+        }
+
+        TimeSpan open = _time.GetElapsedTime(startedAt);
+        if (open < Options.RequestHeadersTimeout)
+        {
+            _headerBlockTimer?.Change(Options.RequestHeadersTimeout - open, Timeout.InfiniteTimeSpan);
+            return;
+        }
+
+        Http2Log.ConnectionTimedOut(Logger, ConnectionId, "a request header block did not complete");
+        FailConnection(Http2ErrorCode.EnhanceYourCalm, nameof(ConnectionEndReason.RequestHeadersTimeout));
     }
 
     /// <summary>The opaque data of the keep-alive PING.</summary>
@@ -220,6 +260,8 @@ internal sealed partial class Http2Connection
         _settingsAckTimer?.Dispose();
         _keepAliveTimer?.Dispose();
         _keepAlivePingTimer?.Dispose();
+        _headerBlockTimer?.Dispose();
+        _dataRateTimer?.Dispose();
         _shutdownTimer?.Dispose();
         _finalGoAwayTimer?.Dispose();
         _closeTimer?.Dispose();

@@ -287,6 +287,7 @@ internal sealed partial class Http2Connection
             Http2FrameWriter.WriteData(_output, stream.StreamId, data.Slice(0, length), endStream);
             CountWritten(Http2FrameType.Data, stream.StreamId, endStream ? Http2FrameFlags.EndStream : Http2FrameFlags.None, (int)length);
             stream.SendWindow -= length;
+            stream.ResponseBytesSent += length;
             _connectionSendWindow -= length;
             budget -= length;
             written += length;

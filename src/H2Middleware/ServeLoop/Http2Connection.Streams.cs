@@ -26,6 +26,7 @@ internal sealed partial class Http2Connection
         stream.Initialize(streamId, _peerInitialWindowSize, Options.InitialStreamWindowSize);
         _streams.Add(streamId, stream);
         _openStreamCount++;
+        StartDataRateChecks();
         _streamsServed++;
         return stream;
     }
@@ -153,6 +154,7 @@ internal sealed partial class Http2Connection
         }
 
         stream.RequestBodyConsumed = Math.Max(stream.RequestBodyConsumed, consumed);
+        stream.RequestBodyExamined = Math.Max(stream.RequestBodyExamined, Math.Max(consumed, examined));
         bool underBufferLimit = stream.RequestBodyDelivered - stream.RequestBodyConsumed <= Options.MaxRequestBufferSizePerStream;
         long released = Math.Min(underBufferLimit ? Math.Max(consumed, examined) : stream.RequestBodyConsumed, stream.RequestBodyDelivered);
         if (released <= stream.RequestBodyReleased)

@@ -52,4 +52,7 @@ internal static partial class Http2Log
 
     [LoggerMessage(15, LogLevel.Error, "Connection {ConnectionId}: the serve loop failed; the connection is closed with INTERNAL_ERROR.")]
     public static partial void ServeLoopFailed(ILogger logger, string connectionId, Exception exception);
+
+    [LoggerMessage(16, LogLevel.Information, "Connection {ConnectionId}, stream {StreamId}: the client's {Direction} data rate is below the minimum ({Bytes} bytes in {Time}).")]
+    public static partial void DataRateTooLow(ILogger logger, string connectionId, int streamId, string direction, long bytes, TimeSpan time);
 }

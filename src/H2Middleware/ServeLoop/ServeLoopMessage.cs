@@ -49,6 +49,8 @@ internal enum ServeLoopTimer : byte
     SettingsAck,
     KeepAlive,
     KeepAlivePing,
+    RequestHeaders,
+    DataRates,
     Shutdown,
     FinalGoAway,
     Close,

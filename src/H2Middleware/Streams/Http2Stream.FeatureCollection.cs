@@ -94,7 +94,8 @@ internal partial class Http2Stream : IFeatureCollection
         typeof(IHttpRequestBodyDetectionFeature), typeof(IHttpRequestIdentifierFeature), typeof(IHttpConnectionFeature),
         typeof(IHttpRequestLifetimeFeature), typeof(IHttpResponseTrailersFeature), typeof(IHttpRequestTrailersFeature),
         typeof(IHttpResetFeature), typeof(IHttpMaxRequestBodySizeFeature), typeof(IHttpBodyControlFeature),
-        typeof(IHttp2StreamIdFeature), typeof(IHttp2StreamPriorityFeature),
+        typeof(IHttp2StreamIdFeature), typeof(IHttp2StreamPriorityFeature), typeof(IHttpMinRequestBodyDataRateFeature),
+        typeof(IHttpMinResponseDataRateFeature),
     ];
 
     private bool IsOverridden(Type type)

@@ -1,24 +1,30 @@
 using H2Middleware.Frames;
 using H2Middleware.Scheduling;
 using H2Middleware.ServeLoop;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
 
 namespace H2Middleware.Streams;
 
-/// <summary>Lifetime and identity of the stream as the handler sees them: abort, reset, stream id, priority, sync IO.</summary>
+/// <summary>Lifetime and identity of the stream as the handler sees them: abort, reset, stream id, priority, sync IO, data rates.</summary>
 internal partial class Http2Stream :
     IHttpRequestLifetimeFeature,
     IHttpResetFeature,
     IHttp2StreamIdFeature,
     IHttpBodyControlFeature,
-    IHttp2StreamPriorityFeature
+    IHttp2StreamPriorityFeature,
+    IHttpMinRequestBodyDataRateFeature,
+    IHttpMinResponseDataRateFeature
 {
     private const long NoResetRequested = -1;
 
     private CancellationTokenSource _requestAbortedSource = new();
     private CancellationToken? _requestAborted;
     private bool _allowSynchronousIO;
+    private volatile MinDataRate? _minRequestBodyDataRate;
+    private volatile MinDataRate? _minResponseDataRate;
 
     // The error code of a reset the handler side asked for, set once per use and before the response pipe completes:
     // the serve loop, having seen the pipe complete, reads it to tell a failed response from a complete one.
@@ -46,6 +52,29 @@ internal partial class Http2Stream :
     public bool AllowSynchronousIO => _allowSynchronousIO;
 
     Http2Priority IHttp2StreamPriorityFeature.ClientPriority => ClientPriority;
+
+    MinDataRate? IHttpMinRequestBodyDataRateFeature.MinDataRate
+    {
+        get => _minRequestBodyDataRate;
+        set => _minRequestBodyDataRate = value;
+    }
+
+    MinDataRate? IHttpMinResponseDataRateFeature.MinDataRate
+    {
+        get => _minResponseDataRate;
+        set => _minResponseDataRate = value;
+    }
+
+    /// <summary>The handler's choice, read by the serve loop on its heartbeat.</summary>
+    public MinDataRate? MinRequestBodyDataRate => _minRequestBodyDataRate;
+
+    /// <summary>The handler's choice, read by the serve loop on its heartbeat.</summary>
+    public MinDataRate? MinResponseDataRate => _minResponseDataRate;
+
+    /// <summary>Called on the serve loop when the client sends the body too slowly: the handler's read fails with 408.</summary>
+    public void FailRequestBodyTooSlow() =>
+        _requestPipe.Writer.Complete(new Microsoft.AspNetCore.Http.BadHttpRequestException(
+            "Reading the request body timed out due to data arriving too slowly. See MinRequestBodyDataRate.", StatusCodes.Status408RequestTimeout));
 
     /// <summary>Asks the serve loop to reset the stream; only the first request of a use counts.</summary>
     public void RequestReset(Http2ErrorCode errorCode)

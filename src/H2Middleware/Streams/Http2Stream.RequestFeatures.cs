@@ -104,6 +104,9 @@ internal partial class Http2Stream :
         }
     }
 
+    /// <summary>The handler has started reading the body (read by the serve loop for the data rate).</summary>
+    public bool IsReadingRequestBody => _requestBodyReader.HasStartedReading;
+
     /// <summary>The limit in force, read by the serve loop when DATA arrives.</summary>
     public long? MaxRequestBodySize => _maxRequestBodySize;
 

@@ -19,6 +19,8 @@ internal partial class Http2Stream
         ReceiveWindow = receiveWindow;
         _maxRequestBodySize = _connection.Options.MaxRequestBodySize;
         _allowSynchronousIO = _connection.Options.AllowSynchronousIO;
+        _minRequestBodyDataRate = _connection.Options.MinRequestBodyDataRate;
+        _minResponseDataRate = _connection.Options.MinResponseDataRate;
         InitializeConnectionFeature();
     }
 
@@ -59,7 +61,11 @@ internal partial class Http2Stream
         RequestBodyReceived = 0;
         RequestBodyDelivered = 0;
         RequestBodyConsumed = 0;
+        RequestBodyExamined = 0;
         RequestBodyReleased = 0;
+        RequestBodyWaitTime = TimeSpan.Zero;
+        ResponseBytesSent = 0;
+        ResponseBlockedTime = TimeSpan.Zero;
         DeclaredContentLength = null;
         DiscardingRequestBody = false;
         ResponseHeadersSent = false;

@@ -81,8 +81,20 @@ internal partial class Http2Stream : IScheduledStream, IThreadPoolWorkItem
     /// <summary>Request body bytes the handler has consumed (taken out of the pipe).</summary>
     public long RequestBodyConsumed { get; set; }
 
+    /// <summary>Request body bytes the handler has examined (at least those it consumed).</summary>
+    public long RequestBodyExamined { get; set; }
+
     /// <summary>Request body bytes of the pipe whose flow-control window has been given back (or is due with the next WINDOW_UPDATE).</summary>
     public long RequestBodyReleased { get; set; }
+
+    /// <summary>How long the handler has waited for request body data (for the minimum request body data rate).</summary>
+    public TimeSpan RequestBodyWaitTime { get; set; }
+
+    /// <summary>Response DATA bytes sent.</summary>
+    public long ResponseBytesSent { get; set; }
+
+    /// <summary>How long the response has had data held back by the client (for the minimum response data rate).</summary>
+    public TimeSpan ResponseBlockedTime { get; set; }
 
     public long? DeclaredContentLength { get; set; }
 

@@ -59,6 +59,8 @@ public class ResponseMemoryTests
                 await WriteOnceAsync(context, style);
                 Interlocked.Increment(ref completed);
             },
+            // The minimum response data rate would end this deliberate zero-window hold after its grace period.
+            o => o.MinResponseDataRate = null,
             memoryPool: pool);
         await client.HandshakeAsync(new Http2Setting(Http2SettingsParameter.InitialWindowSize, 0));
         for (int i = 0; i < streams; i++)
