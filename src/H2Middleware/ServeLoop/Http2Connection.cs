@@ -88,6 +88,11 @@ internal sealed partial class Http2Connection
             static state => ((Http2Connection)state!).Post(new ServeLoopMessage(ServeLoopMessageKind.ConnectionAborted)), this);
         StartTimers();
         QueueInitialSettings();
+        if (TlsRequirements.FindInadequacy(_context.Features.Get<ITlsHandshakeFeature>()) is { } inadequacy)
+        {
+            FailConnection(Http2ErrorCode.InadequateSecurity, inadequacy);
+        }
+
         StartRead();
 
         ChannelReader<ServeLoopMessage> messages = _messages.Reader;

@@ -6,6 +6,7 @@ using H2Middleware.Hosting;
 using H2Middleware.Hpack;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -30,11 +31,20 @@ internal sealed class Http2TestClient : IAsyncDisposable
     private int _receivedEnd;
     private bool _inputCompleted;
 
-    private Http2TestClient(RequestDelegate handler, Http2ServeLoopOptions options, bool endpointAllowsHttp1, bool alpnH2, ILoggerFactory loggerFactory, int clientReceiveBuffer, MemoryPool<byte>? memoryPool)
+    private Http2TestClient(
+        RequestDelegate handler,
+        Http2ServeLoopOptions options,
+        bool endpointAllowsHttp1,
+        bool alpnH2,
+        ILoggerFactory loggerFactory,
+        int clientReceiveBuffer,
+        MemoryPool<byte>? memoryPool,
+        Action<IFeatureCollection>? connectionFeatures)
     {
         // A bounded receive buffer lets a test play a client that stops reading: the server's flushes then block.
         _toClient = new Pipe(new PipeOptions(pauseWriterThreshold: clientReceiveBuffer, resumeWriterThreshold: clientReceiveBuffer / 2, useSynchronizationContext: false));
         Connection = new InMemoryConnectionContext(new DuplexPipe(_toServer.Reader, _toClient.Writer), alpnH2, memoryPool);
+        connectionFeatures?.Invoke(Connection.Features);
         var application = new HostedStreamApplication<HttpContext>(new DelegateApplication(handler));
         var middleware = new Http2ServeLoopMiddleware(
             _ =>
@@ -73,6 +83,7 @@ internal sealed class Http2TestClient : IAsyncDisposable
 
     /// <param name="alpnH2">Make the connection look like TLS with ALPN h2 (no cleartext preface sniffing).</param>
     /// <param name="memoryPool">The pool the connection offers the engine (Kestrel's IMemoryPoolFeature), to measure what it holds.</param>
+    /// <param name="connectionFeatures">Sets features of the connection (TLS details, say) before the engine sees it.</param>
     public static Http2TestClient Start(
         RequestDelegate handler,
         Action<Http2ServeLoopOptions>? configure = null,
@@ -80,11 +91,13 @@ internal sealed class Http2TestClient : IAsyncDisposable
         bool alpnH2 = false,
         ILoggerFactory? loggerFactory = null,
         int clientReceiveBuffer = 0,
-        MemoryPool<byte>? memoryPool = null)
+        MemoryPool<byte>? memoryPool = null,
+        Action<IFeatureCollection>? connectionFeatures = null)
     {
         var options = new Http2ServeLoopOptions();
         configure?.Invoke(options);
-        return new Http2TestClient(handler, options, endpointAllowsHttp1, alpnH2, loggerFactory ?? NullLoggerFactory.Instance, clientReceiveBuffer, memoryPool);
+        return new Http2TestClient(
+            handler, options, endpointAllowsHttp1, alpnH2, loggerFactory ?? NullLoggerFactory.Instance, clientReceiveBuffer, memoryPool, connectionFeatures);
     }
 
     /// <summary>Starts a client and completes the connection handshake (preface, SETTINGS both ways, acks).</summary>
