@@ -21,6 +21,7 @@ internal sealed class HpackDecoder
     private byte[] _nameBuffer = [];
     private byte[] _valueBuffer = [];
     private bool _atBlockStart = true;
+    private bool _sizeUpdateRequired;
     private long _headerListSize;
 
     public HpackDecoder(int maxDynamicTableSize = 4096, int maxHeaderListSize = 65536, int maxStringLength = 65536)
@@ -38,6 +39,17 @@ internal sealed class HpackDecoder
     {
         get => _maxAdvertisedTableSize;
         set => _maxAdvertisedTableSize = value;
+    }
+
+    /// <summary>
+    /// The peer acknowledged our SETTINGS_HEADER_TABLE_SIZE (RFC 9113 §4.3.1): from now on it is the limit, and if it is
+    /// below the table's current maximum the peer's next header block must start with a size update that obeys it.
+    /// Until then the peer may use the table at the size in force before (4,096 at first).
+    /// </summary>
+    public void ApplyAcknowledgedTableSizeLimit(int limit)
+    {
+        _maxAdvertisedTableSize = limit;
+        _sizeUpdateRequired |= limit < _table.MaxSize;
     }
 
     public int DynamicTableSize => _table.Size;
@@ -173,6 +185,10 @@ internal sealed class HpackDecoder
     private int DecodeRepresentation(ReadOnlySpan<byte> source, IHpackHeaderSink sink)
     {
         byte first = source[0];
+        if (_sizeUpdateRequired && (first & 0xE0) != 0x20)
+        {
+            throw new HpackDecodingException(HpackDecodingError.TableSizeUpdateMissing, "a reduced SETTINGS_HEADER_TABLE_SIZE was not followed by a dynamic table size update");
+        }
         if ((first & 0x80) != 0)
         {
             // §6.1 Indexed Header Field.
@@ -206,8 +222,10 @@ internal sealed class HpackDecoder
             }
 
             _table.SetMaxSize(size);
+            _sizeUpdateRequired = false;
             return used;
         }
+
 
         // §6.2 Literal Header Field: with incremental indexing (01), without indexing (0000), never indexed (0001).
         bool index = (first & 0xC0) == 0x40;

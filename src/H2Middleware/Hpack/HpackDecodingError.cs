@@ -27,6 +27,12 @@ internal enum HpackDecodingError
     /// <summary>A dynamic table size update after a field representation (§4.2).</summary>
     TableSizeUpdateNotAtBlockStart,
 
+    /// <summary>
+    /// The limit fell below the table's size, and the next block did not start with the size update that must follow
+    /// (§4.2; RFC 9113 §4.3.1).
+    /// </summary>
+    TableSizeUpdateMissing,
+
     /// <summary>The decoded list exceeds the limit (RFC 9113 §6.5.2); the block was fully decoded, the table is in step.</summary>
     HeaderListTooLarge,
 }

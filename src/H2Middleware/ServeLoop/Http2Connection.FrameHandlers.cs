@@ -159,6 +159,15 @@ internal sealed partial class Http2Connection
                 return;
             }
 
+            if (stream.IsConnectRequest)
+            {
+                // RFC 9113 §8.5: a CONNECT stream carries DATA, not trailers.
+                _headerBlock.Purpose = HeaderBlockPurpose.Discard;
+                DecodeHeaderBlock(frame.Payload, frame.EndHeaders);
+                RejectStream(stream, Http2ErrorCode.ProtocolError, ConnectionEndReason.UnexpectedFrame, "HEADERS on a CONNECT stream");
+                return;
+            }
+
             _headerBlock.Purpose = HeaderBlockPurpose.Trailers;
             stream.BeginTrailers();
             DecodeHeaderBlock(frame.Payload, frame.EndHeaders);

@@ -59,6 +59,7 @@ internal sealed partial class Http2Connection
     {
         if (_unacknowledgedSettings > 0 && --_unacknowledgedSettings == 0)
         {
+            _hpackDecoder.ApplyAcknowledgedTableSizeLimit(Options.HeaderTableSize);
             _settingsAckTimer?.Dispose();
             _settingsAckTimer = null;
         }

@@ -309,7 +309,8 @@ internal sealed partial class Http2Connection
         OnEndStreamSent(stream);
     }
 
-    private static bool HasTrailers(Http2Stream stream) => stream.ResponseTrailers is { Count: > 0 };
+    /// <summary>Trailers to send; a CONNECT tunnel carries only DATA (RFC 9113 §8.5), so its trailers are dropped.</summary>
+    private static bool HasTrailers(Http2Stream stream) => stream.ResponseTrailers is { Count: > 0 } && !stream.IsConnectRequest;
 
     /// <summary>
     /// HPACK-encodes a header or trailer block into the scratch buffer. Every field is validated first: once the

@@ -45,7 +45,8 @@ internal sealed partial class Http2Connection
         _time = options.TimeProvider;
         _messages = Channel.CreateUnbounded<ServeLoopMessage>(new UnboundedChannelOptions { SingleReader = true, AllowSynchronousContinuations = false });
         // Strings up to 64 KiB decode (and make a 431 when over the list limit); only longer ones are a COMPRESSION_ERROR.
-        _hpackDecoder = new HpackDecoder(options.HeaderTableSize, options.MaxRequestHeaderListSize, Math.Max(options.MaxRequestHeaderListSize, 64 * 1024));
+        // The client may use the protocol's initial table size until it acknowledges ours (RFC 9113 §4.3.1).
+        _hpackDecoder = new HpackDecoder(Http2Limits.DefaultHeaderTableSize, options.MaxRequestHeaderListSize, Math.Max(options.MaxRequestHeaderListSize, 64 * 1024));
         _hpackEncoder = new HpackEncoder();
         _scheduler = options.WriteSchedulerFactory();
         HeaderStrings = new HeaderStringCache();

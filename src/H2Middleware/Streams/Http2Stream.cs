@@ -131,6 +131,9 @@ internal partial class Http2Stream : IScheduledStream, IThreadPoolWorkItem
 
     public string? Authority { get; private set; }
 
+    /// <summary>A CONNECT request: once answered with 2xx its stream is a tunnel that carries only DATA (RFC 9113 §8.5).</summary>
+    public bool IsConnectRequest => ReferenceEquals(Method, Microsoft.AspNetCore.Http.HttpMethods.Connect);
+
     public Http2Priority ClientPriority { get; set; } = Http2Priority.Default;
 
     public Http2Priority? HandlerPriority

@@ -11,13 +11,24 @@ public class KeepAlivePingTests
     private static readonly TimeSpan Delay = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan PingTimeout = TimeSpan.FromSeconds(5);
 
-    private static Task<Http2TestClient> ConnectAsync(FakeTimeProvider time) =>
-        Http2TestClient.ConnectAsync(context => context.Response.WriteAsync("ok"), o =>
+    private static async Task<Http2TestClient> ConnectAsync(FakeTimeProvider time)
+    {
+        Http2TestClient client = await Http2TestClient.ConnectAsync(context => context.Response.WriteAsync("ok"), o =>
         {
             o.TimeProvider = time;
             o.KeepAlivePingDelay = Delay;
             o.KeepAlivePingTimeout = PingTimeout;
         });
+        await SettleAsync(client);
+        return client;
+    }
+
+    /// <summary>A PING round trip: the loop has handled everything sent before it (our SETTINGS ack above all) before the clock moves.</summary>
+    private static async Task SettleAsync(Http2TestClient client)
+    {
+        await client.SendPingAsync(0xC0FFEE);
+        Assert.True((await client.ExpectAsync(Http2FrameType.Ping, 0)).IsAck);
+    }
 
     [Fact]
     public async Task AQuietClientIsPingedAndOneThatDoesNotAnswerIsDisconnected()
@@ -59,6 +70,7 @@ public class KeepAlivePingTests
     {
         var time = new FakeTimeProvider();
         await using var client = await Http2TestClient.ConnectAsync(context => Task.CompletedTask, o => o.TimeProvider = time);
+        await SettleAsync(client);
 
         time.Advance(TimeSpan.FromSeconds(60));
 

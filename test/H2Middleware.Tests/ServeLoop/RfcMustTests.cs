@@ -224,6 +224,57 @@ public class RfcMustTests
         Assert.Equal("same,same", (await client.ReadResponseAsync(3)).BodyText);
     }
 
+    /// <summary>
+    /// §4.3.1: once the client has acknowledged a SETTINGS_HEADER_TABLE_SIZE below the table's current maximum (4,096
+    /// until then), a field block that does not start with a Dynamic Table Size Update is a COMPRESSION_ERROR.
+    /// </summary>
+    [Fact]
+    public async Task AfterAReducedHeaderTableSizeIsAcknowledgedTheNextBlockMustStartWithASizeUpdate()
+    {
+        await using var client = Http2TestClient.Start(Hello, o => o.HeaderTableSize = 0);
+        await client.SendPrefaceAsync();
+        await client.SendSettingsAsync();
+        ReceivedFrame settings = await client.ReadFrameAsync();
+        Assert.Contains(new Http2Setting(Http2SettingsParameter.HeaderTableSize, 0), settings.Settings);
+        await ReadUntilAsync(client, f => f.Type == Http2FrameType.Settings && f.IsAck);
+
+        // Not acknowledged yet: the table is still 4,096 octets and the client may add to it.
+        await client.SendRawAsync(Frame(Http2FrameType.Headers, Http2FrameFlags.EndStream | Http2FrameFlags.EndHeaders, 1,
+            [.. Http2TestClient.RawHeaderBlock(Http2TestClient.RequestHeaders("GET", "/")), .. Literal(index: true, "x-indexed", "1")]));
+        Assert.Equal("hello", (await client.ReadResponseAsync(1)).BodyText);
+
+        await client.SendSettingsAckAsync();
+        await client.SendRawAsync(Frame(Http2FrameType.Headers, Http2FrameFlags.EndStream | Http2FrameFlags.EndHeaders, 3,
+            Http2TestClient.RawHeaderBlock(Http2TestClient.RequestHeaders("GET", "/"))));
+
+        ReceivedFrame next = await client.ReadFrameAsync();
+        Assert.True(next.Type == Http2FrameType.GoAway && next.ErrorCode == Http2ErrorCode.CompressionError,
+            $"a block without a size update after the acknowledged reduction must be a COMPRESSION_ERROR, but the server sent {next}");
+    }
+
+    /// <summary>
+    /// RFC 7541 §6.3: a size update above the limit is a decoding error; in HTTP/2 the limit is the last
+    /// SETTINGS_HEADER_TABLE_SIZE the client has acknowledged, so 4,096 until it acknowledges a larger one.
+    /// </summary>
+    [Fact]
+    public async Task ASizeUpdateAboveTheAcknowledgedHeaderTableSizeIsACompressionError()
+    {
+        await using var client = Http2TestClient.Start(Hello, o => o.HeaderTableSize = 8192);
+        await client.SendPrefaceAsync();
+        await client.SendSettingsAsync();
+        await ReadUntilAsync(client, f => f.Type == Http2FrameType.Settings && f.IsAck);
+
+        // Our SETTINGS (8,192) is not acknowledged: the limit is still 4,096.
+        byte[] sizeUpdate = new byte[8];
+        int length = HpackInteger.Encode(8192, 5, 0x20, sizeUpdate);
+        await client.SendRawAsync(Frame(Http2FrameType.Headers, Http2FrameFlags.EndStream | Http2FrameFlags.EndHeaders, 1,
+            [.. sizeUpdate[..length], .. Http2TestClient.RawHeaderBlock(Http2TestClient.RequestHeaders("GET", "/"))]));
+
+        ReceivedFrame next = await client.ReadFrameAsync();
+        Assert.True(next.Type == Http2FrameType.GoAway && next.ErrorCode == Http2ErrorCode.CompressionError,
+            $"a size update to 8,192 before the client acknowledged it must be a COMPRESSION_ERROR, but the server sent {next}");
+    }
+
     // ---- §5.1 Stream states, §5.4 error handling, §5.5 extensions ----
 
     /// <summary>
@@ -870,5 +921,45 @@ public class RfcMustTests
         await handled.Task.WaitAsync(Http2TestClient.DefaultTimeout);
         await client.SendPingAsync(0x5EED);
         return await ReadOutcomeAsync(client, 1);
+    }
+
+    /// <summary>§8.5: once a CONNECT stream is connected, a frame other than DATA, RST_STREAM, WINDOW_UPDATE or PRIORITY is a stream error.</summary>
+    [Fact]
+    public async Task HeadersOnAConnectedConnectStreamAreAStreamError()
+    {
+        await using var client = await Http2TestClient.ConnectAsync(async context =>
+        {
+            context.Response.StatusCode = 200;
+            await context.Response.StartAsync();
+            await new StreamReader(context.Request.Body).ReadToEndAsync();
+        });
+
+        await client.SendRawHeadersAsync(1, [new(":method", "CONNECT"), new(":authority", "example.com:443")], endStream: false);
+        ReceivedFrame headers = await client.ExpectAsync(Http2FrameType.Headers, 1);
+        Assert.Contains(new KeyValuePair<string, string>(":status", "200"), client.DecodeHeaders(headers));
+
+        await client.SendRawHeadersAsync(1, [new("x-not-data", "1")], endStream: true);
+        await client.ExpectAsync(Http2FrameType.RstStream, 1);
+    }
+
+    /// <summary>§8.5: on a connected CONNECT stream the server sends only DATA and stream-management frames, even when the handler sets trailers.</summary>
+    [Fact]
+    public async Task OnlyDataIsSentOnAConnectedConnectStream()
+    {
+        await using var client = await Http2TestClient.ConnectAsync(async context =>
+        {
+            context.Response.StatusCode = 200;
+            await context.Response.WriteAsync("tunnelled");
+            context.Response.AppendTrailer("x-trailer", "1");
+        });
+
+        await client.SendRawHeadersAsync(1, [new(":method", "CONNECT"), new(":authority", "example.com:443")], endStream: false);
+        ReceivedFrame headers = await client.ExpectAsync(Http2FrameType.Headers, 1);
+        Assert.Contains(new KeyValuePair<string, string>(":status", "200"), client.DecodeHeaders(headers));
+
+        List<ReceivedFrame> frames = await ReadUntilAsync(client, f => f.StreamId == 1 && (f.EndStream || f.Type == Http2FrameType.RstStream));
+        Assert.All(frames.Where(f => f.StreamId == 1), f => Assert.True(
+            f.Type is Http2FrameType.Data or Http2FrameType.RstStream or Http2FrameType.WindowUpdate or Http2FrameType.Priority,
+            $"{f} was sent on the connected stream"));
     }
 }

@@ -38,6 +38,8 @@ public class SlowClientTests
     {
         var time = new FakeTimeProvider();
         await using var client = await Http2TestClient.ConnectAsync(context => Task.CompletedTask, o => o.TimeProvider = time);
+        await client.SendPingAsync(1);
+        await client.ExpectAsync(Http2FrameType.Ping, 0);
         byte[] block = client.EncodeHeaderBlock(Http2TestClient.RequestHeaders("GET", "/"));
         // HEADERS and one CONTINUATION, neither with END_HEADERS: the block stays open.
         await client.SendRawAsync(StreamStateTests.Frame(Http2FrameType.Headers, Http2FrameFlags.EndStream, 1, block[..5]));
