@@ -72,4 +72,52 @@ public class ClosedStreamTests
         await client.SendGetAsync(3);
         Assert.Equal("ok", (await client.ReadResponseAsync(3)).BodyText);
     }
+
+    [Fact]
+    public async Task HeadersOnAStreamWeResetStillUpdateTheHpackState()
+    {
+        await using var client = await Http2TestClient.ConnectAsync(context =>
+        {
+            if (context.Request.Path == "/reset")
+            {
+                context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpResetFeature>()!.Reset((int)Http2ErrorCode.Cancel);
+                return Task.CompletedTask;
+            }
+
+            return context.Response.WriteAsync(context.Request.Headers["x-indexed"].ToString());
+        });
+        await client.SendPostAsync(1, "/reset");
+        await client.ExpectRstStreamAsync(1, Http2ErrorCode.Cancel);
+
+        // Trailers the client sent before it saw our reset: ignored, but their field enters the dynamic table (§5.1):
+        // a literal with incremental indexing and a new name (RFC 7541 §6.2.1).
+        byte[] trailers = [0x40, 9, .. "x-indexed"u8, 22, .. "from the ignored block"u8];
+        await client.SendAsync(w => Http2FrameWriter.WriteHeaders(w, 1, trailers, endStream: true, client.MaxFrameSize));
+        // The next request refers to that entry by index 62, the first of the dynamic table.
+        byte[] request = [.. Http2TestClient.RawHeaderBlock(Http2TestClient.RequestHeaders("GET", "/")), 0x80 | 62];
+        await client.SendAsync(w => Http2FrameWriter.WriteHeaders(w, 3, request, endStream: true, client.MaxFrameSize));
+
+        Assert.Equal("from the ignored block", (await client.ReadResponseAsync(3)).BodyText);
+    }
+
+    [Fact]
+    public async Task DataOnAStreamWeResetCountsForTheConnectionWindowAndIsGivenBack()
+    {
+        await using var client = await Http2TestClient.ConnectAsync(
+            context =>
+            {
+                context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpResetFeature>()!.Reset((int)Http2ErrorCode.Cancel);
+                return Task.CompletedTask;
+            },
+            o => o.InitialConnectionWindowSize = 65_535);
+        await client.SendPostAsync(1);
+        await client.ExpectRstStreamAsync(1, Http2ErrorCode.Cancel);
+
+        await client.SendDataAsync(1, new byte[16_384], endStream: false);
+        await client.SendDataAsync(1, new byte[16_384], endStream: false);
+        await client.SendDataAsync(1, new byte[16_384], endStream: true);
+
+        ReceivedFrame update = await client.ExpectAsync(Http2FrameType.WindowUpdate, 0);
+        Assert.True(update.WindowSizeIncrement >= 32_768, $"the connection window came back by {update.WindowSizeIncrement}");
+    }
 }
