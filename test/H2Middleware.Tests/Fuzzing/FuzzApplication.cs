@@ -13,7 +13,7 @@ internal static class FuzzApplication
     public static readonly string[] Paths =
     [
         "/hello", "/echo", "/large", "/large-one", "/throw", "/throw-late", "/ignore", "/read-some", "/reset", "/reset-late",
-        "/trailers", "/abort", "/bad-header", "/slow", "/complete-early", "/body-writer", "/status-204",
+        "/trailers", "/abort", "/bad-header", "/slow", "/complete-early", "/body-writer", "/status-204", "/slow-echo", "/large-trailers",
     ];
 
     private static readonly byte[] Chunk = Enumerable.Range(0, 8 * 1024).Select(i => (byte)i).ToArray();
@@ -92,6 +92,22 @@ internal static class FuzzApplication
                 break;
             case "/status-204":
                 context.Response.StatusCode = 204;
+                break;
+            case "/slow-echo":
+                // Reads in small pieces with pauses: the request window comes back a little at a time.
+                var buffer = new byte[700];
+                int read;
+                while ((read = await context.Request.Body.ReadAsync(buffer, aborted)) > 0)
+                {
+                    await context.Response.Body.WriteAsync(buffer.AsMemory(0, read), aborted);
+                    await Task.Delay(1, aborted);
+                }
+
+                break;
+            case "/large-trailers":
+                context.Response.DeclareTrailer("x-fuzz-trailer");
+                await context.Response.Body.WriteAsync(Big, aborted);
+                context.Response.AppendTrailer("x-fuzz-trailer", "after a large body");
                 break;
             default:
                 await context.Response.WriteAsync("ok", aborted);

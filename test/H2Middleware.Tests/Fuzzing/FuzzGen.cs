@@ -189,7 +189,7 @@ internal static class FuzzGen
         (1, One(Step(RstStream(OpenedStream)))),
         (1, One(Step(ValidSetting.Array[0, 3].Select(s => new SettingsStep(s))))),
         (1, One(Step(Const(new SettingsAckStep())))),
-        (1, One(Pause)));
+        (2, One(Pause)));
 
     // ---- Corruption ----
 
@@ -313,6 +313,7 @@ internal static class FuzzGen
         (1, One(Step(Priority(Gen.Frequency((3, OpenedStream), (1, Gen.Int[0, 3].Select(k => new StreamRef(StreamRefKind.Idle, k)))))))),
         (1, One(Step(Gen.Select(OpenedStream, AnyExtra.Array[0, 3], Gen.Bool, Gen.OneOf(HeaderEncoding.Hpack, HeaderEncoding.Literal), (s, f, e, enc) => new TrailersStep(s, f, e, enc))))),
         (1, One(Step(GoAway))),
+        (1, One(Step(Const(new ShutdownStep())))),
         (1, Burst));
 
     private static readonly Gen<FuzzStep[]> ChaosOp = Gen.Frequency(
@@ -357,5 +358,6 @@ internal static class FuzzGen
         Mutations,
         Gen.Frequency((4, Const(SendMode.Whole)), (4, Const(SendMode.PerStep)), (2, Const(SendMode.Dribble))),
         Gen.Int[0, 1 << 20],
-        (config, prefix, tail, mutations, send, chunkSeed) => new FuzzSession(config, prefix, tail, mutations, send, chunkSeed));
+        Gen.Frequency((6, Const(EndMode.Probe)), (1, Const(EndMode.CloseSending))),
+        (config, prefix, tail, mutations, send, chunkSeed, end) => new FuzzSession(config, prefix, tail, mutations, send, chunkSeed, end));
 }

@@ -58,17 +58,30 @@ internal static class FuzzRunner
                 {
                     await Task.Delay(chunk.DelayMs);
                 }
+
+                if (chunk.ShutdownAfter)
+                {
+                    client.Connection.RequestClose();
+                }
             }
 
-            // A frame cut short at the end would swallow the probe: complete it (with zeros) first.
-            byte[] filler = CompletionFiller(bytes, session.Config.MaxFrameSize);
-            if (filler.Length > 0)
+            if (session.End == EndMode.CloseSending)
             {
-                await client.SendRawAsync(filler);
+                await client.CloseSendingAsync();
+                outcome = await AwaitCloseAsync(client, checker);
             }
+            else
+            {
+                // A frame cut short at the end would swallow the probe: complete it (with zeros) first.
+                byte[] filler = CompletionFiller(bytes, session.Config.MaxFrameSize);
+                if (filler.Length > 0)
+                {
+                    await client.SendRawAsync(filler);
+                }
 
-            await client.SendPingAsync(ProbePayload);
-            outcome = await AwaitProbeAsync(client, checker);
+                await client.SendPingAsync(ProbePayload);
+                outcome = await AwaitProbeAsync(client, checker);
+            }
         }
         catch (Exception error) when (error is not FuzzViolation)
         {
@@ -123,6 +136,37 @@ internal static class FuzzRunner
             {
                 return "answered the probe";
             }
+        }
+    }
+
+    /// <summary>After the client's FIN the server has nothing more to read: it must finish and close.</summary>
+    private static async Task<string> AwaitCloseAsync(Http2TestClient client, ServerFrameChecker checker)
+    {
+        DateTime deadline = DateTime.UtcNow + ProbeTimeout;
+        while (true)
+        {
+            TimeSpan remaining = deadline - DateTime.UtcNow;
+            if (remaining <= TimeSpan.Zero)
+            {
+                throw new FuzzViolation("(b) no close", $"the server did not close the connection within {ProbeTimeout.TotalSeconds:0} s of the client's FIN");
+            }
+
+            ReceivedFrame? frame;
+            try
+            {
+                frame = await client.TryReadFrameAsync(remaining);
+            }
+            catch (TimeoutException)
+            {
+                continue;
+            }
+
+            if (frame is null)
+            {
+                return "closed after FIN";
+            }
+
+            checker.Check(frame);
         }
     }
 

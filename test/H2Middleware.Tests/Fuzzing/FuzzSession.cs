@@ -12,7 +12,7 @@ namespace H2Middleware.Tests.Fuzzing;
 /// encoded stream and how the bytes are cut into writes. Everything is data, so that the session prints, shrinks and
 /// re-encodes to exactly the same bytes.
 /// </summary>
-internal sealed record FuzzSession(ServerConfig Config, FuzzStep[] Prefix, FuzzStep[] Tail, ByteMutation[] Mutations, SendMode Send, int ChunkSeed)
+internal sealed record FuzzSession(ServerConfig Config, FuzzStep[] Prefix, FuzzStep[] Tail, ByteMutation[] Mutations, SendMode Send, int ChunkSeed, EndMode End = EndMode.Probe)
 {
     public IEnumerable<FuzzStep> Steps => Prefix.Concat(Tail);
 
@@ -34,7 +34,7 @@ internal sealed record FuzzSession(ServerConfig Config, FuzzStep[] Prefix, FuzzS
         EncodedSession encoded = Encode();
         var text = new StringBuilder();
         text.AppendLine(CultureInfo.InvariantCulture, $"server: {Config}");
-        text.AppendLine(CultureInfo.InvariantCulture, $"send: {Send} (chunk seed {ChunkSeed}), {encoded.Bytes.Length} bytes in {encoded.Chunks.Count} writes");
+        text.AppendLine(CultureInfo.InvariantCulture, $"send: {Send} (chunk seed {ChunkSeed}), {encoded.Bytes.Length} bytes in {encoded.Chunks.Count} writes, then {End}");
         text.AppendLine("steps:");
         int index = 0;
         foreach (FuzzStep step in Prefix)
@@ -113,6 +113,16 @@ internal sealed record ServerConfig(
         $"maxStreams={MaxStreams} streamWindow={InitialStreamWindow} connWindow={InitialConnectionWindow} headerTable={HeaderTableSize} " +
         $"maxHeaderList={MaxRequestHeaderListSize} responseBuffer={MaxResponseBufferPerStream} maxBody={MaxRequestBodySize?.ToString(CultureInfo.InvariantCulture) ?? "unlimited"} maxFrame={MaxFrameSize}{(ShortTimers ? " shortTimers" : string.Empty)}" +
         (ClientReceiveBuffer > 0 ? $" clientReceiveBuffer={ClientReceiveBuffer}" : string.Empty);
+}
+
+/// <summary>How the client ends the session once its bytes are sent.</summary>
+internal enum EndMode
+{
+    /// <summary>Send a PING: the server must answer it or close the connection.</summary>
+    Probe,
+
+    /// <summary>Close the sending side (a TCP FIN): the server must close the connection.</summary>
+    CloseSending,
 }
 
 /// <summary>How the session's bytes are cut into transport writes.</summary>
@@ -204,8 +214,8 @@ internal sealed record Truncate(uint Position) : ByteMutation
 
 internal sealed record SentFrame(int Index, int Offset, int Length, string Description);
 
-/// <summary>A transport write: bytes [Offset, Offset+Length), then a pause of DelayMs before the next one.</summary>
-internal readonly record struct Chunk(int Offset, int Length, int DelayMs);
+/// <summary>A transport write: bytes [Offset, Offset+Length), then a pause of DelayMs, then maybe the host's shutdown request.</summary>
+internal readonly record struct Chunk(int Offset, int Length, int DelayMs, bool ShutdownAfter = false);
 
 internal sealed record EncodedSession(byte[] Bytes, List<SentFrame> Frames, List<Chunk> Chunks, List<string> AppliedMutations);
 
@@ -217,6 +227,7 @@ internal sealed class SessionWriter
     private readonly List<int> _opened = [];
     private readonly List<int> _stepStarts = [];
     private readonly Dictionary<int, int> _pauses = [];
+    private readonly HashSet<int> _shutdowns = [];
     private int _nextStreamId = 1;
 
     public SessionWriter(ServerConfig config)
@@ -232,6 +243,8 @@ internal sealed class SessionWriter
     public void BeginStep(FuzzStep step) => _stepStarts.Add(_bytes.Count);
 
     public void Pause(int milliseconds) => _pauses[_bytes.Count] = _pauses.GetValueOrDefault(_bytes.Count) + milliseconds;
+
+    public void RequestShutdown() => _shutdowns.Add(_bytes.Count);
 
     public uint Resolve(StreamRef reference)
     {
@@ -347,7 +360,7 @@ internal sealed class SessionWriter
 
     private List<Chunk> CutIntoChunks(int length, SendMode send, int chunkSeed)
     {
-        var cuts = new SortedSet<int>(_pauses.Keys.Where(p => p > 0 && p < length));
+        var cuts = new SortedSet<int>(_pauses.Keys.Concat(_shutdowns).Where(p => p > 0 && p < length));
         if (send == SendMode.PerStep)
         {
             cuts.UnionWith(_stepStarts.Where(p => p > 0 && p < length));
@@ -372,7 +385,13 @@ internal sealed class SessionWriter
         {
             if (cut > start)
             {
-                chunks.Add(new Chunk(start, cut - start, _pauses.GetValueOrDefault(cut)));
+                // A pause or shutdown placed past a truncation happens at the end.
+                bool last = cut == length;
+                chunks.Add(new Chunk(
+                    start,
+                    cut - start,
+                    last ? _pauses.Where(p => p.Key >= cut).Sum(p => p.Value) : _pauses.GetValueOrDefault(cut),
+                    last ? _shutdowns.Any(p => p >= cut) : _shutdowns.Contains(cut)));
                 start = cut;
             }
         }

@@ -280,6 +280,14 @@ internal sealed record PauseStep(int Milliseconds) : FuzzStep
     public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"pause {Milliseconds} ms");
 }
 
+/// <summary>The host asks the connection to close (graceful shutdown) once the bytes before this point are sent.</summary>
+internal sealed record ShutdownStep : FuzzStep
+{
+    public override void Write(SessionWriter writer) => writer.RequestShutdown();
+
+    public override string ToString() => "host shutdown requested";
+}
+
 internal static class HeaderFrames
 {
     /// <summary>HEADERS (+ CONTINUATIONs), with optional padding and priority fields; LeaveOpen drops END_HEADERS from the last frame.</summary>
