@@ -9,8 +9,9 @@
 #   FUZZ_KEEP_GOING=1       keep going after a failure and report each distinct one (default here: 1)
 #   FUZZ_IGNORE=a,b         set aside failures whose message contains one of these (findings already recorded)
 #   FUZZ_VERBOSE=1          print every case's outcome
+#   FUZZ_LOG=file           where progress goes as the run goes (default: artifacts/fuzz/fuzz-<seed>.log, followed here)
 # Usage: build/fuzz.sh            FUZZ_SECONDS=3600 build/fuzz.sh            FUZZ_REPLAY=0MAW2D5fCoA7 build/fuzz.sh
-# Progress and the summary go to stderr as the run goes; the exit code is the test's.
+# Progress and failures are followed on stderr as the run goes; the full report ends the test's output.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,10 +23,18 @@ if [[ -z "${FUZZ_SEED:-}" && -z "${FUZZ_REPLAY:-}" ]]; then
   export FUZZ_SEED
 fi
 export FUZZ_KEEP_GOING=${FUZZ_KEEP_GOING:-1}
-export FUZZ_PROGRESS=1
+mkdir -p artifacts/fuzz
+export FUZZ_LOG=${FUZZ_LOG:-artifacts/fuzz/fuzz-${FUZZ_SEED:-replay}.log}
+: > "$FUZZ_LOG"
+FUZZ_LOG=$(realpath "$FUZZ_LOG")
 
-echo "fuzz: seed=${FUZZ_SEED:-} seconds=${FUZZ_SECONDS:-} cases=${FUZZ_CASES:-} replay=${FUZZ_REPLAY:-}" >&2
+echo "fuzz: seed=${FUZZ_SEED:-} seconds=${FUZZ_SECONDS:-} cases=${FUZZ_CASES:-} replay=${FUZZ_REPLAY:-} log=$FUZZ_LOG" >&2
 dotnet build test/H2Middleware.Tests -c Release -v quiet -nologo >/dev/null
-exec dotnet test test/H2Middleware.Tests -c Release --no-build \
+tail -n +1 -f "$FUZZ_LOG" >&2 &
+follower=$!
+trap 'kill $follower 2>/dev/null' EXIT
+status=0
+dotnet test test/H2Middleware.Tests -c Release --no-build \
   --filter "FullyQualifiedName~H2Middleware.Tests.Fuzzing.SessionFuzzTests.GeneratedSessionsNeverCrashHangOrLeak" \
-  --logger "console;verbosity=normal"
+  --logger "console;verbosity=normal" || status=$?
+exit $status

@@ -290,7 +290,7 @@ internal sealed class ServerFrameChecker
     private readonly Dictionary<int, long> _streamCredit = [];
     private readonly Dictionary<int, long> _dataSent = [];
     private readonly HashSet<int> _headersSent = [];
-    private readonly HashSet<int> _clientHeaders = [];
+    private readonly int _highestClientStream;
     private readonly HashSet<int> _ended = [];
     private long _connectionDataSent;
     private int? _goAwayLastStreamId;
@@ -338,7 +338,7 @@ internal sealed class ServerFrameChecker
             }
             else if (type == Http2FrameType.Headers)
             {
-                _clientHeaders.Add(streamId);
+                _highestClientStream = Math.Max(_highestClientStream, streamId);
             }
             else if (type == Http2FrameType.WindowUpdate && length == 4)
             {
@@ -428,9 +428,10 @@ internal sealed class ServerFrameChecker
                     Fail($"RST_STREAM on stream 0: {frame}");
                 }
 
-                if (!_clientHeaders.Contains(id))
+                if (id > _highestClientStream)
                 {
-                    // RFC 9113 §6.4: RST_STREAM MUST NOT be sent for a stream in the "idle" state.
+                    // RFC 9113 §6.4: RST_STREAM MUST NOT be sent for a stream in the "idle" state. A stream above every
+                    // id the client ever used in HEADERS was idle all along (§5.1.1: lower ones become closed).
                     Fail($"RST_STREAM on stream {id}, which the client never opened (idle): {frame}");
                 }
 

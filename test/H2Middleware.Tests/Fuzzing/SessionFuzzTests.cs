@@ -18,12 +18,15 @@ public class SessionFuzzTests(ITestOutputHelper output)
     public async Task GeneratedSessionsNeverCrashHangOrLeak()
     {
         FuzzSettings settings = FuzzSettings.FromEnvironment(CiCases, CiSeed);
+
+        // xunit shows a test's output only when it ends; FUZZ_LOG names a file that follows a long run as it goes.
+        string? progressFile = Environment.GetEnvironmentVariable("FUZZ_LOG");
         await FuzzDriver.RunAsync(settings, line =>
         {
             output.WriteLine(line);
-            if (Environment.GetEnvironmentVariable("FUZZ_PROGRESS") is "1")
+            if (!string.IsNullOrEmpty(progressFile))
             {
-                Console.Error.WriteLine(line);
+                File.AppendAllText(progressFile, line + Environment.NewLine);
             }
         });
     }
