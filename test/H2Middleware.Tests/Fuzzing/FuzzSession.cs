@@ -187,7 +187,19 @@ internal readonly record struct StreamRef(StreamRefKind Kind, int Arg = 0)
 
 internal readonly record struct Header(string Name, string Value)
 {
-    public override string ToString() => $"{Name}: {Value}";
+    public override string ToString() => $"{Printable(Name)}: {Printable(Value)}";
+
+    /// <summary>Control characters escaped and long strings cut, so the dump stays readable text.</summary>
+    public static string Printable(string text, int max = 60)
+    {
+        var printable = new StringBuilder();
+        foreach (char c in text.Length > max ? text[..max] : text)
+        {
+            printable.Append(c is < ' ' or > '~' ? $"\\x{(int)c:x2}" : c.ToString());
+        }
+
+        return text.Length > max ? $"{printable}…({text.Length} chars)" : printable.ToString();
+    }
 }
 
 internal enum HeaderEncoding : byte

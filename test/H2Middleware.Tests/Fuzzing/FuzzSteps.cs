@@ -81,7 +81,7 @@ internal sealed record RequestStep(
     {
         uint streamId = writer.Resolve(Stream);
         byte[] block = Encoding == HeaderEncoding.Hpack ? writer.EncodeHeaderBlock(Fields()) : SessionWriter.LiteralHeaderBlock(Fields());
-        HeaderFrames.Write(writer, streamId, block, EndStream, FragmentSize, LeaveOpen, PadLength, PriorityBlock, $"{Method} {Path}");
+        HeaderFrames.Write(writer, streamId, block, EndStream, FragmentSize, LeaveOpen, PadLength, PriorityBlock, $"{Header.Printable(Method)} {Header.Printable(Path)}");
     }
 
     public override string ToString() =>
@@ -194,10 +194,10 @@ internal sealed record PriorityUpdateStep(StreamRef Prioritized, string Value) :
         var payload = new byte[4 + value.Length];
         BinaryPrimitives.WriteUInt32BigEndian(payload, prioritized);
         value.CopyTo(payload, 4);
-        writer.Frame((byte)Http2FrameType.PriorityUpdate, 0, 0, payload, $"for {SessionWriter.FormatStreamId(prioritized)}: \"{Value}\"");
+        writer.Frame((byte)Http2FrameType.PriorityUpdate, 0, 0, payload, $"for {SessionWriter.FormatStreamId(prioritized)}: \"{Header.Printable(Value)}\"");
     }
 
-    public override string ToString() => $"PRIORITY_UPDATE for={Prioritized} \"{Value}\"";
+    public override string ToString() => $"PRIORITY_UPDATE for={Prioritized} \"{Header.Printable(Value)}\"";
 }
 
 internal sealed record RstStreamStep(StreamRef Stream, uint ErrorCode) : FuzzStep
