@@ -79,6 +79,9 @@ internal sealed class KestrelTestHost : IAsyncDisposable
         };
     }
 
+    /// <summary>Stops the host as a process shutdown would: Kestrel asks every connection to close gracefully within the token's time.</summary>
+    public Task StopAsync(CancellationToken cancellationToken) => _app.StopAsync(cancellationToken);
+
     public async ValueTask DisposeAsync()
     {
         using var stopTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));

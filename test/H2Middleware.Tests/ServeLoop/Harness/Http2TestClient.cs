@@ -31,6 +31,8 @@ internal sealed class Http2TestClient : IAsyncDisposable
     private int _receivedEnd;
     private bool _inputCompleted;
 
+    private long _bytesSent;
+
     private Http2TestClient(
         RequestDelegate handler,
         Http2ServeLoopOptions options,
@@ -39,11 +41,13 @@ internal sealed class Http2TestClient : IAsyncDisposable
         ILoggerFactory loggerFactory,
         int clientReceiveBuffer,
         MemoryPool<byte>? memoryPool,
-        Action<IFeatureCollection>? connectionFeatures)
+        Action<IFeatureCollection>? connectionFeatures,
+        Func<IDuplexPipe, IDuplexPipe>? wrapTransport)
     {
         // A bounded receive buffer lets a test play a client that stops reading: the server's flushes then block.
         _toClient = new Pipe(new PipeOptions(pauseWriterThreshold: clientReceiveBuffer, resumeWriterThreshold: clientReceiveBuffer / 2, useSynchronizationContext: false));
-        Connection = new InMemoryConnectionContext(new DuplexPipe(_toServer.Reader, _toClient.Writer), alpnH2, memoryPool);
+        IDuplexPipe transport = new DuplexPipe(_toServer.Reader, _toClient.Writer);
+        Connection = new InMemoryConnectionContext(wrapTransport?.Invoke(transport) ?? transport, alpnH2, memoryPool);
         connectionFeatures?.Invoke(Connection.Features);
         var application = new HostedStreamApplication<HttpContext>(new DelegateApplication(handler));
         var middleware = new Http2ServeLoopMiddleware(
@@ -78,12 +82,16 @@ internal sealed class Http2TestClient : IAsyncDisposable
 
     public int MaxFrameSize { get; set; } = Http2Limits.DefaultMaxFrameSize;
 
+    /// <summary>How many bytes the client has written towards the server so far.</summary>
+    public long BytesSent => Interlocked.Read(ref _bytesSent);
+
     /// <summary>How many entries the server has put in our decoder's dynamic table.</summary>
     public int DecoderDynamicTableCount => _decoder.DynamicTableCount;
 
     /// <param name="alpnH2">Make the connection look like TLS with ALPN h2 (no cleartext preface sniffing).</param>
     /// <param name="memoryPool">The pool the connection offers the engine (Kestrel's IMemoryPoolFeature), to measure what it holds.</param>
     /// <param name="connectionFeatures">Sets features of the connection (TLS details, say) before the engine sees it.</param>
+    /// <param name="wrapTransport">Wraps the server's side of the transport, e.g. to inject faults into its reads and flushes.</param>
     public static Http2TestClient Start(
         RequestDelegate handler,
         Action<Http2ServeLoopOptions>? configure = null,
@@ -92,12 +100,13 @@ internal sealed class Http2TestClient : IAsyncDisposable
         ILoggerFactory? loggerFactory = null,
         int clientReceiveBuffer = 0,
         MemoryPool<byte>? memoryPool = null,
-        Action<IFeatureCollection>? connectionFeatures = null)
+        Action<IFeatureCollection>? connectionFeatures = null,
+        Func<IDuplexPipe, IDuplexPipe>? wrapTransport = null)
     {
         var options = new Http2ServeLoopOptions();
         configure?.Invoke(options);
         return new Http2TestClient(
-            handler, options, endpointAllowsHttp1, alpnH2, loggerFactory ?? NullLoggerFactory.Instance, clientReceiveBuffer, memoryPool, connectionFeatures);
+            handler, options, endpointAllowsHttp1, alpnH2, loggerFactory ?? NullLoggerFactory.Instance, clientReceiveBuffer, memoryPool, connectionFeatures, wrapTransport);
     }
 
     /// <summary>Starts a client and completes the connection handshake (preface, SETTINGS both ways, acks).</summary>
@@ -261,6 +270,7 @@ internal sealed class Http2TestClient : IAsyncDisposable
 
     public async Task SendRawAsync(byte[] bytes)
     {
+        Interlocked.Add(ref _bytesSent, bytes.Length);
         await _toServer.Writer.WriteAsync(bytes);
     }
 
