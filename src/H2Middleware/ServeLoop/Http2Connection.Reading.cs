@@ -24,8 +24,19 @@ internal sealed partial class Http2Connection
             return;
         }
 
+        try
+        {
+            _pendingRead = _input.ReadAsync();
+        }
+        catch (Exception exception)
+        {
+            // A transport whose receive side already failed throws at once instead of failing the read.
+            Http2Log.TransportFailed(Logger, ConnectionId, "reading from the transport failed", exception);
+            Abort("reading from the transport failed");
+            return;
+        }
+
         _readInFlight = true;
-        _pendingRead = _input.ReadAsync();
         if (_pendingRead.IsCompleted)
         {
             Post(new ServeLoopMessage(ServeLoopMessageKind.ReadCompleted));

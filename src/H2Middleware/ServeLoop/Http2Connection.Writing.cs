@@ -144,8 +144,18 @@ internal sealed partial class Http2Connection
     private void StartFlush()
     {
         _bytesSinceFlush = 0;
+        try
+        {
+            _pendingFlush = _output.FlushAsync();
+        }
+        catch (Exception exception)
+        {
+            Http2Log.TransportFailed(Logger, ConnectionId, "writing to the transport failed", exception);
+            Abort("writing to the transport failed");
+            return;
+        }
+
         _flushInFlight = true;
-        _pendingFlush = _output.FlushAsync();
         if (_pendingFlush.IsCompleted)
         {
             OnFlushCompleted();

@@ -87,18 +87,17 @@ internal sealed partial class Http2Connection
         using var shutdownRegistration = RegisterHostShutdown();
         using var abortRegistration = _context.ConnectionClosed.Register(
             static state => ((Http2Connection)state!).Post(new ServeLoopMessage(ServeLoopMessageKind.ConnectionAborted)), this);
-        StartTimers();
-        QueueInitialSettings();
-        if (TlsRequirements.FindInadequacy(_context.Features.Get<ITlsHandshakeFeature>()) is { } inadequacy)
-        {
-            FailConnection(Http2ErrorCode.InadequateSecurity, inadequacy);
-        }
-
-        StartRead();
-
         ChannelReader<ServeLoopMessage> messages = _messages.Reader;
         try
         {
+            StartTimers();
+            QueueInitialSettings();
+            if (TlsRequirements.FindInadequacy(_context.Features.Get<ITlsHandshakeFeature>()) is { } inadequacy)
+            {
+                FailConnection(Http2ErrorCode.InadequateSecurity, inadequacy);
+            }
+
+            StartRead();
             while (!_stopped)
             {
                 DoPendingWork(messages);

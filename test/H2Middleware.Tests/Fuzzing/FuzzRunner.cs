@@ -45,7 +45,10 @@ internal static class FuzzRunner
     {
         EncodedSession encoded = session.Encode();
         byte[] bytes = encoded.Bytes;
-        var checker = new ServerFrameChecker(bytes, transcript);
+        // A frame cut short at the end would swallow the probe: it is completed (with zeros) before the probe, and the
+        // server sees the completed frame, so the checker must too.
+        byte[] filler = session.End == EndMode.CloseSending ? [] : CompletionFiller(bytes, session.Config.MaxFrameSize);
+        var checker = new ServerFrameChecker([.. bytes, .. filler], transcript);
         var log = new OutcomeLog();
         Http2TestClient client = Http2TestClient.Start(FuzzApplication.HandleAsync, session.Config.Apply, loggerFactory: log, clientReceiveBuffer: session.Config.ClientReceiveBuffer);
         string outcome;
@@ -72,8 +75,6 @@ internal static class FuzzRunner
             }
             else
             {
-                // A frame cut short at the end would swallow the probe: complete it (with zeros) first.
-                byte[] filler = CompletionFiller(bytes, session.Config.MaxFrameSize);
                 if (filler.Length > 0)
                 {
                     await client.SendRawAsync(filler);
