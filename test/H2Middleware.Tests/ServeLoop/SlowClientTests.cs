@@ -61,12 +61,18 @@ public class SlowClientTests
     {
         var time = new FakeTimeProvider();
         var readError = new TaskCompletionSource<Exception>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var firstByteRead = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var client = await Http2TestClient.ConnectAsync(
             async context =>
             {
                 try
                 {
-                    await new StreamReader(context.Request.Body).ReadToEndAsync();
+                    byte[] buffer = new byte[16];
+                    Assert.Equal(1, await context.Request.Body.ReadAsync(buffer));
+                    firstByteRead.SetResult();
+                    while (await context.Request.Body.ReadAsync(buffer) > 0)
+                    {
+                    }
                 }
                 catch (Exception error)
                 {
@@ -77,6 +83,8 @@ public class SlowClientTests
             o => o.TimeProvider = time);
         await client.SendPostAsync(1);
         await client.SendDataAsync(1, "x", endStream: false);
+        // The handler has the byte and waits for more: from here the clock counts against the client.
+        await firstByteRead.Task.WaitAsync(Http2TestClient.DefaultTimeout);
 
         await AdvanceAsync(client, time, 5);
         time.Advance(TimeSpan.FromSeconds(2));
