@@ -36,4 +36,7 @@ internal enum ConnectionEndReason : byte
 
     /// <summary>A header block that did not complete within the request headers timeout.</summary>
     RequestHeadersTimeout,
+
+    /// <summary>PING or SETTINGS frames (each owed an acknowledgement) faster than <see cref="ControlFrameRateLimit"/> allows.</summary>
+    ControlFrameFlood,
 }

@@ -434,6 +434,8 @@ internal sealed partial class Http2Connection
             return;
         }
 
+        TakeControlFrameToken();
+
         foreach (Http2Setting setting in frame.Settings)
         {
             switch (setting.Parameter)
@@ -457,6 +459,7 @@ internal sealed partial class Http2Connection
     {
         if (!frame.IsAck)
         {
+            TakeControlFrameToken();
             QueueControlFrame(new ControlFrame(ControlFrameKind.PingAck, PingData: frame.PingData));
         }
         else if (frame.PingData == ShutdownPingData)
@@ -527,6 +530,14 @@ internal sealed partial class Http2Connection
         {
             // RFC 9218 §7.1: a PRIORITY_UPDATE may arrive before its stream opens.
             _earlyPriorities[streamId] = Http2Priority.Parse(value, Http2Priority.Default);
+        }
+    }
+
+    private void TakeControlFrameToken()
+    {
+        if (!_controlFrameRate.TryTake())
+        {
+            throw new Http2ConnectionException(Http2ErrorCode.EnhanceYourCalm, nameof(ConnectionEndReason.ControlFrameFlood));
         }
     }
 

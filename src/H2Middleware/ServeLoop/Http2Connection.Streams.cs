@@ -13,6 +13,7 @@ internal sealed partial class Http2Connection
     private readonly Stack<Http2Stream> _streamPool = new();
     private readonly ClosedStreams _closedStreams;
     private readonly ClientErrorBudget _clientErrors;
+    private readonly ControlFrameRateLimit _controlFrameRate;
     private int _openStreamCount;
     private int _runningApplications;
 

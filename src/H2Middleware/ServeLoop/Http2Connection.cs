@@ -54,6 +54,7 @@ internal sealed partial class Http2Connection
         _connectionReceiveWindow = options.InitialConnectionWindowSize;
         _closedStreams = new ClosedStreams(Math.Clamp(2 * options.MaxStreamsPerConnection, 64, 4096));
         _clientErrors = new ClientErrorBudget(options.ClientErrorBudget);
+        _controlFrameRate = new ControlFrameRateLimit(_time);
         _onReadCompleted = () => Post(new ServeLoopMessage(ServeLoopMessageKind.ReadCompleted));
         _onFlushCompleted = () => Post(new ServeLoopMessage(ServeLoopMessageKind.FlushCompleted));
     }
