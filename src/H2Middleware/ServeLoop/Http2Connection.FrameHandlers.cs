@@ -449,6 +449,9 @@ internal sealed partial class Http2Connection
                 case Http2SettingsParameter.MaxFrameSize:
                     _peerMaxFrameSize = (int)setting.Value;
                     break;
+                case Http2SettingsParameter.MaxHeaderListSize:
+                    _peerMaxHeaderListSize = setting.Value;
+                    break;
             }
         }
 

@@ -15,6 +15,7 @@ internal sealed partial class Http2Connection
     private ValueTask<ReadResult> _pendingRead;
     private bool _readInFlight;
     private bool _stopReading;
+    private bool _lingerBeforeClose;
     private bool _prefaceReceived;
 
     private void StartRead()

@@ -19,6 +19,9 @@ internal sealed partial class Http2Connection
 
     private readonly ArrayBufferWriter<byte> _headerBlockBuffer = new(4096);
 
+    /// <summary>":status" with three digits (42 octets) and the "date" we add (65).</summary>
+    private const int StatusAndDateListSize = 42 + 65;
+
     private void OnStreamOutputReady(Http2Stream stream) => EvaluateOutput(stream);
 
     /// <summary>Queues the stream in the scheduler if it can send now; parks it if only a window is missing.</summary>
@@ -319,6 +322,8 @@ internal sealed partial class Http2Connection
     private bool TryEncodeFields(Http2Stream stream, HeaderDictionary fields, int statusCode)
     {
         bool hasDate = false;
+        // RFC 9113 §6.5.2: the size the client's SETTINGS_MAX_HEADER_LIST_SIZE counts, each field 32 octets over its name and value.
+        long listSize = statusCode != 0 ? StatusAndDateListSize : 0;
         foreach (KeyValuePair<string, StringValues> field in fields)
         {
             if (!HeaderFieldRules.IsValidResponseName(field.Key))
@@ -334,7 +339,14 @@ internal sealed partial class Http2Connection
                 {
                     return FailResponse(stream, $"invalid value for response field '{field.Key}'");
                 }
+
+                listSize += field.Key.Length + (value?.Length ?? 0) + 32;
             }
+        }
+
+        if (listSize > _peerMaxHeaderListSize)
+        {
+            return FailResponse(stream, $"the response fields ({listSize} octets) exceed the client's SETTINGS_MAX_HEADER_LIST_SIZE ({_peerMaxHeaderListSize})");
         }
 
         _headerBlockBuffer.ResetWrittenCount();

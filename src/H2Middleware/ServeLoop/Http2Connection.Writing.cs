@@ -26,6 +26,8 @@ internal sealed partial class Http2Connection
     private int _goAwayLastStreamId = Http2Limits.MaxStreamId;
     private string? _goAwayDebugData;
     private int _peerMaxFrameSize = Http2Limits.DefaultMaxFrameSize;
+    // The client's advisory SETTINGS_MAX_HEADER_LIST_SIZE: a larger response header block would only be refused.
+    private long _peerMaxHeaderListSize = long.MaxValue;
 
     private void QueueInitialSettings()
     {

@@ -209,6 +209,7 @@ internal sealed partial class Http2Connection
         }
 
         _stopReading = true;
+        _lingerBeforeClose = true;
         // A GOAWAY never raises the last-stream-id of an earlier one (RFC 9113 §6.8).
         SendGoAway(errorCode, Math.Min(_highestStreamId, _goAwayLastStreamId), reason);
         AbortAllStreams(errorCode);
@@ -250,8 +251,6 @@ internal sealed partial class Http2Connection
             }
         }
 
-        _messages.Writer.TryComplete();
-
         // A flush to a transport that is gone (or to a client that stopped reading) may never complete.
         if (_flushInFlight && !_transportGone)
         {
@@ -265,9 +264,62 @@ internal sealed partial class Http2Connection
             }
         }
 
+        if (_lingerBeforeClose && !_transportGone)
+        {
+            await LingerAsync(messages);
+        }
+
+        _messages.Writer.TryComplete();
         if (_readInFlight)
         {
             _input.CancelPendingRead();
+        }
+    }
+
+    /// <summary>How long a connection that failed keeps reading after its GOAWAY, waiting for the client to close.</summary>
+    private static readonly TimeSpan LingerTimeout = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// After a connection error our GOAWAY is out: end our side, then read and drop what the client still sends until it
+    /// closes, for a moment at most. Closing a socket with unread bytes resets it, and a client can lose our GOAWAY to
+    /// that reset before reading it (a client still sending its preface when TLS is refused, say).
+    /// </summary>
+    private async Task LingerAsync(ChannelReader<ServeLoopMessage> messages)
+    {
+        using var linger = new CancellationTokenSource(LingerTimeout);
+        using CancellationTokenRegistration cancelRead = linger.Token.Register(static input => ((PipeReader)input!).CancelPendingRead(), _input);
+        try
+        {
+            await _output.CompleteAsync();
+            while (true)
+            {
+                ReadResult result;
+                if (_readInFlight)
+                {
+                    // The pending read reports to the loop's channel: wait for that report.
+                    while (!messages.TryRead(out ServeLoopMessage message) || message.Kind != ServeLoopMessageKind.ReadCompleted)
+                    {
+                        await messages.WaitToReadAsync();
+                    }
+
+                    _readInFlight = false;
+                    result = _pendingRead.GetAwaiter().GetResult();
+                }
+                else
+                {
+                    result = await _input.ReadAsync();
+                }
+
+                _input.AdvanceTo(result.Buffer.End);
+                if (result.IsCompleted || result.IsCanceled)
+                {
+                    return;
+                }
+            }
+        }
+        catch (Exception)
+        {
+            // The transport failed while we waited for the client: it is closed either way.
         }
     }
 }

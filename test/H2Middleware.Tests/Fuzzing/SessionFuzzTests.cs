@@ -6,7 +6,9 @@ namespace H2Middleware.Tests.Fuzzing;
 /// Structured fuzzing of whole client sessions against the serve loop (see docs/FUZZING.md). In CI: a fixed seed and
 /// a fixed number of cases, so every run plays the same sessions. build/fuzz.sh runs the same test longer, or with
 /// another seed, through the FUZZ_* environment variables.
+/// Its heap bound is process-wide, so it runs alone, not beside tests that move megabytes.
 /// </summary>
+[Collection(SoloCollection.Name)]
 public class SessionFuzzTests(ITestOutputHelper output)
 {
     /// <summary>Tuned to about 30–60 s on the project's 2-core machine.</summary>

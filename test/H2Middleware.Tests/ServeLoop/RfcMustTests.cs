@@ -4,6 +4,7 @@ using H2Middleware.Frames;
 using H2Middleware.Hpack;
 using H2Middleware.Tests.ServeLoop.Harness;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using static H2Middleware.Tests.ServeLoop.StreamStateTests;
 
 namespace H2Middleware.Tests.ServeLoop;
@@ -961,5 +962,90 @@ public class RfcMustTests
         Assert.All(frames.Where(f => f.StreamId == 1), f => Assert.True(
             f.Type is Http2FrameType.Data or Http2FrameType.RstStream or Http2FrameType.WindowUpdate or Http2FrameType.Priority,
             $"{f} was sent on the connected stream"));
+    }
+
+    /// <summary>§6.5.2: the client's SETTINGS_MAX_HEADER_LIST_SIZE is honoured: a larger response header block is not sent.</summary>
+    [Fact]
+    public async Task ResponseHeadersOverTheClientsMaxHeaderListSizeAreNotSent()
+    {
+        await using var client = Http2TestClient.Start(context =>
+        {
+            context.Response.Headers["x-size"] = new string('s', context.Request.Path == "/big" ? 500 : 10);
+            return context.Response.WriteAsync("body");
+        });
+        await client.HandshakeAsync(new Http2Setting(Http2SettingsParameter.MaxHeaderListSize, 300));
+
+        await client.SendGetAsync(1, "/big");
+        await client.ExpectRstStreamAsync(1, Http2ErrorCode.InternalError);
+
+        await client.SendGetAsync(3, "/small");
+        Assert.Equal("body", (await client.ReadResponseAsync(3)).BodyText);
+    }
+
+    /// <summary>
+    /// §6.8: after GOAWAY, HEADERS on ignored streams are still decoded: an entry one of them adds to the dynamic table
+    /// is there when trailers of a stream that is still served refer to it.
+    /// </summary>
+    [Fact]
+    public async Task HeadersOnAStreamIgnoredAfterGoAwayStillFeedTheHpackTable()
+    {
+        await using var client = await Http2TestClient.ConnectAsync(async context =>
+        {
+            await context.Request.Body.CopyToAsync(Stream.Null);
+            await context.Response.WriteAsync(context.Features.Get<IHttpRequestTrailersFeature>()!.Trailers["x-late"].ToString());
+        });
+        await client.SendPostAsync(1);
+        client.Connection.RequestClose();
+        ReceivedFrame final = await client.ExpectGracefulGoAwayAsync();
+        Assert.Equal(1, final.LastStreamId);
+
+        await client.SendRawAsync(Frame(Http2FrameType.Headers, Http2FrameFlags.EndStream | Http2FrameFlags.EndHeaders, 3,
+            [.. Http2TestClient.RawHeaderBlock(Http2TestClient.RequestHeaders("GET", "/")), .. Literal(index: true, "x-late", "from stream 3")]));
+        await client.SendRawAsync(Frame(Http2FrameType.Headers, Http2FrameFlags.EndStream | Http2FrameFlags.EndHeaders, 1, [0x80 | 62]));
+
+        Assert.Equal("from stream 3", (await client.ReadResponseAsync(1)).BodyText);
+    }
+
+    /// <summary>§6.8 and §6.9: DATA on a stream ignored after GOAWAY still counts for the connection window, and comes back.</summary>
+    [Fact]
+    public async Task DataOnAStreamIgnoredAfterGoAwayCountsForTheConnectionWindow()
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var client = await Http2TestClient.ConnectAsync(async _ => await release.Task, o => o.InitialConnectionWindowSize = 65_535);
+        await client.SendGetAsync(1);
+        client.Connection.RequestClose();
+        await client.ExpectGracefulGoAwayAsync();
+
+        await client.SendPostAsync(3);
+        for (int i = 0; i < 3; i++)
+        {
+            await client.SendDataAsync(3, new byte[16_384], endStream: i == 2);
+        }
+
+        ReceivedFrame update = await client.ExpectAsync(Http2FrameType.WindowUpdate, 0);
+        Assert.True(update.WindowSizeIncrement >= 32_768, $"the connection window came back by {update.WindowSizeIncrement}");
+        release.SetResult();
+    }
+
+    /// <summary>§6.9: a DATA frame that is a stream error (beyond its stream's window) still counts for the connection window.</summary>
+    [Fact]
+    public async Task DataInErrorStillCountsForTheConnectionWindow()
+    {
+        await using var client = await Http2TestClient.ConnectAsync(
+            async context => await Task.Delay(Timeout.Infinite, context.RequestAborted).ContinueWith(_ => { }),
+            o =>
+            {
+                o.InitialStreamWindowSize = 65_535;
+                o.InitialConnectionWindowSize = 131_070;
+            });
+        await client.SendPostAsync(1);
+        for (int i = 0; i < 4; i++)
+        {
+            await client.SendDataAsync(1, new byte[16_384], endStream: false);
+        }
+
+        await client.ExpectRstStreamAsync(1, Http2ErrorCode.FlowControlError);
+        ReceivedFrame update = await client.ExpectAsync(Http2FrameType.WindowUpdate, 0);
+        Assert.Equal(4 * 16_384, update.WindowSizeIncrement);
     }
 }

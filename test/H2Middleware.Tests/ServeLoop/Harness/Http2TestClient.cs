@@ -415,13 +415,14 @@ internal sealed class Http2TestClient : IAsyncDisposable
         Assert.Equal(errorCode, frame.ErrorCode);
     }
 
-    /// <summary>Waits until the server closes the connection (its serve loop ended).</summary>
+    /// <summary>Waits until the server closes the connection (its serve loop ended); then closes ours, as a real client would.</summary>
     public async Task ExpectConnectionClosedAsync()
     {
         while (await TryReadFrameAsync() is not null)
         {
         }
 
+        await CloseSendingAsync();
         await ServerTask.WaitAsync(DefaultTimeout);
     }
 
