@@ -27,6 +27,8 @@ public sealed class AttackServer : IAsyncLifetime
 {
     public static readonly TimeSpan PrefaceTimeout = TimeSpan.FromSeconds(2);
 
+    public static readonly TimeSpan SettingsAckTimeout = TimeSpan.FromSeconds(3);
+
     /// <summary>The timeouts and data rates of defenses the engine does not have yet, set when it has the option.</summary>
     public static readonly TimeSpan RequestHeadersTimeout = TimeSpan.FromSeconds(2);
 
@@ -52,6 +54,7 @@ public sealed class AttackServer : IAsyncLifetime
             configureEngine: options =>
             {
                 options.PrefaceTimeout = PrefaceTimeout;
+                options.SettingsAckTimeout = SettingsAckTimeout;
                 SetPendingOption(options, "RequestHeadersTimeout", RequestHeadersTimeout);
                 SetPendingOption(options, "MinRequestBodyDataRate", MinDataRateBytesPerSecond, MinDataRateGracePeriod);
                 SetPendingOption(options, "MinResponseDataRate", MinDataRateBytesPerSecond, MinDataRateGracePeriod);

@@ -1,3 +1,4 @@
+using System.Buffers;
 using H2Middleware.Frames;
 using Xunit.Abstractions;
 
@@ -101,6 +102,32 @@ public class StreamAttackTests(AttackServer server, ITestOutputHelper output) : 
         {
             AssertGoAwayAndClose(c, Http2ErrorCode.EnhanceYourCalm, "MaxConcurrentStreamsExceeded");
             Assert.Contains(c.Resets, r => r.ErrorCode == Http2ErrorCode.RefusedStream);
+        });
+    }
+
+    [Fact]
+    public async Task OpeningStreamsBeyondTheLimitWithoutAcknowledgingSettingsIsCutOffBySettingsTimeout()
+    {
+        // Until the client acknowledges our SETTINGS it may not know the limit (RFC 9113 §6.5.3), so streams beyond it
+        // are refused without drawing on the error budget: the attacker is only cut off by SETTINGS_TIMEOUT.
+        AttackOutcome outcome = await RunAsync("stream-limit abuse, SETTINGS not acknowledged", TimeSpan.FromSeconds(1), context => context.RepeatAsync(async () =>
+        {
+            await using RawHttp2Socket attacker = await context.ConnectRawAsync();
+            attacker.AutoAckSettings = false;
+            await attacker.SendAsync(w =>
+            {
+                w.Write(Http2Limits.ClientPreface);
+                Http2FrameWriter.WriteSettings(w, []);
+            });
+            await Flood.RunAsync(attacker, 5_000, AttackServer.SettingsAckTimeout + Round, int.MaxValue, (w, i) => attacker.WriteRequest(w, (2 * i) + 1, "GET", "/slow", endStream: true));
+            await AwaitCutOffAsync(attacker);
+        }));
+
+        AssertServerUnharmed(outcome);
+        Assert.All(outcome.Connections, c =>
+        {
+            AssertGoAwayAndClose(c, Http2ErrorCode.SettingsTimeout);
+            Assert.True(c.GoAwayAt < AttackServer.SettingsAckTimeout + TimeSpan.FromSeconds(1), $"cut off late: {c}");
         });
     }
 
