@@ -3,7 +3,7 @@
 # by CI). Each attack lasts the given number of seconds after a one-second unmeasured warm-up of the same attack, while
 # a probe client on its own connection sends 20 GETs a second. Prints, per attack, the probe's worst latency (target
 # under 1 s) and the server's memory growth: the managed heap it holds at the end of the attack, attackers still
-# connected (target under 64 MB), and the process's peak working set growth.
+# connected (target under 64 MB), what is left of it once they are gone, and the process's peak working set growth.
 # Usage: build/attacks.sh [seconds per attack]   (default 10)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,14 +20,14 @@ H2_ATTACK_SECONDS=$seconds H2_ATTACK_REPORT=$report \
   --logger "console;verbosity=normal" >"$log" 2>&1
 set -e
 
-printf '%-40s %8s %6s %9s %9s %9s %9s  %s\n' attack probes failed "max ms" "p99 ms" "held MB" "WS+ MB" verdict
+printf '%-46s %7s %6s %7s %7s %8s %8s %8s  %s\n' attack probes failed "max ms" "p99 ms" "held MB" "left MB" "WS+ MB" verdict
 awk -F'\t' '{
   verdict = ($3 == 0 && $4 < 1000 && $6 < 64) ? "ok" : "OVER TARGET"
-  printf "%-40s %8d %6d %9d %9d %9.1f %9.1f  %s\n", $1, $2, $3, $4, $5, $6, $7, verdict
+  printf "%-46s %7d %6d %7d %7d %8.1f %8.1f %8.1f  %s\n", $1, $2, $3, $4, $5, $6, $7, $8, verdict
 }' "$report"
 echo
 echo "first attacker connection of each attack:"
-awk -F'\t' '{ printf "  %-40s %s (%d connections)\n", $1, $9, $8 }' "$report"
+awk -F'\t' '{ printf "  %-46s %s (%d connections)\n", $1, $10, $9 }' "$report"
 echo
 failed=$(grep -E '^\s+Failed ' "$log" | sed 's/^ *Failed /  /' || true)
 if [[ -n $failed ]]; then

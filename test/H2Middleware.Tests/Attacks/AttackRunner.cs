@@ -147,6 +147,7 @@ internal sealed record AttackOutcome(
     string Name,
     ProbeResult Probe,
     double HeldMegabytes,
+    double LeftMegabytes,
     double PeakWorkingSetGrowthMegabytes,
     IReadOnlyList<RawHttp2Socket> Connections,
     int Rounds,
@@ -156,7 +157,7 @@ internal sealed record AttackOutcome(
     {
         RawHttp2Socket? first = Connections.Count > 0 ? Connections[0] : null;
         return $"{Name}: {Elapsed.TotalSeconds:0.0} s, {Rounds} round(s), {Connections.Count} connection(s); probe {Probe}; " +
-            $"heap held +{HeldMegabytes:0.0} MB, working set peak +{PeakWorkingSetGrowthMegabytes:0.0} MB; first attacker: {first}";
+            $"heap held +{HeldMegabytes:0.0} MB (+{LeftMegabytes:0.0} MB after), working set peak +{PeakWorkingSetGrowthMegabytes:0.0} MB; first attacker: {first}";
     }
 }
 
@@ -219,10 +220,13 @@ public abstract class AttackTestBase(AttackServer server, ITestOutputHelper outp
         ProbeResult probeResult = await probe.StopAsync();
         stopSampling.Cancel();
         await sampler;
+        // What is left once the attackers are gone (a leak would show here).
+        long left = GC.GetTotalMemory(forceFullCollection: true) - baseline;
         var outcome = new AttackOutcome(
             name,
             probeResult,
             held / (1024.0 * 1024),
+            left / (1024.0 * 1024),
             (peakWorkingSet - baselineWorkingSet) / (1024.0 * 1024),
             context.Connections,
             context.Rounds,
@@ -254,6 +258,7 @@ public abstract class AttackTestBase(AttackServer server, ITestOutputHelper outp
                 outcome.Probe.MaxMs.ToString("0", CultureInfo.InvariantCulture),
                 outcome.Probe.P99Ms.ToString("0", CultureInfo.InvariantCulture),
                 outcome.HeldMegabytes.ToString("0.0", CultureInfo.InvariantCulture),
+                outcome.LeftMegabytes.ToString("0.0", CultureInfo.InvariantCulture),
                 outcome.PeakWorkingSetGrowthMegabytes.ToString("0.0", CultureInfo.InvariantCulture),
                 outcome.Connections.Count.ToString(CultureInfo.InvariantCulture),
                 first?.ToString() ?? "");
