@@ -149,6 +149,9 @@ internal sealed record AttackOutcome(
     double HeldMegabytes,
     double LeftMegabytes,
     double PeakWorkingSetGrowthMegabytes,
+    double MaxSchedulingGapMs,
+    double MaxThreadPoolDelayMs,
+    double MaxThreadPoolDelayAtMs,
     IReadOnlyList<RawHttp2Socket> Connections,
     int Rounds,
     TimeSpan Elapsed)
@@ -157,7 +160,8 @@ internal sealed record AttackOutcome(
     {
         RawHttp2Socket? first = Connections.Count > 0 ? Connections[0] : null;
         return $"{Name}: {Elapsed.TotalSeconds:0.0} s, {Rounds} round(s), {Connections.Count} connection(s); probe {Probe}; " +
-            $"heap held +{HeldMegabytes:0.0} MB (+{LeftMegabytes:0.0} MB after), working set peak +{PeakWorkingSetGrowthMegabytes:0.0} MB; first attacker: {first}";
+            $"heap held +{HeldMegabytes:0.0} MB (+{LeftMegabytes:0.0} MB after), working set peak +{PeakWorkingSetGrowthMegabytes:0.0} MB; " +
+            $"process not scheduled up to {MaxSchedulingGapMs:0} ms, thread pool delay up to {MaxThreadPoolDelayMs:0} ms (at {MaxThreadPoolDelayAtMs:0} ms); first attacker: {first}";
     }
 }
 
@@ -198,6 +202,7 @@ public abstract class AttackTestBase(AttackServer server, ITestOutputHelper outp
             }
         });
 
+        using var stalls = new StallMonitor();
         // Probe and attack run on the thread pool, not on xunit's synchronisation context, so neither waits for the other.
         await using Probe probe = await Task.Run(() => Probe.StartAsync(Server.Host));
         var context = new AttackContext(Server.Port, duration);
@@ -228,6 +233,9 @@ public abstract class AttackTestBase(AttackServer server, ITestOutputHelper outp
             held / (1024.0 * 1024),
             left / (1024.0 * 1024),
             (peakWorkingSet - baselineWorkingSet) / (1024.0 * 1024),
+            stalls.MaxSchedulingGapMs,
+            stalls.MaxThreadPoolDelayMs,
+            stalls.MaxThreadPoolDelayAtMs,
             context.Connections,
             context.Rounds,
             elapsed);
@@ -261,7 +269,10 @@ public abstract class AttackTestBase(AttackServer server, ITestOutputHelper outp
                 outcome.LeftMegabytes.ToString("0.0", CultureInfo.InvariantCulture),
                 outcome.PeakWorkingSetGrowthMegabytes.ToString("0.0", CultureInfo.InvariantCulture),
                 outcome.Connections.Count.ToString(CultureInfo.InvariantCulture),
-                first?.ToString() ?? "");
+                first?.ToString() ?? "",
+                outcome.MaxSchedulingGapMs.ToString("0", CultureInfo.InvariantCulture),
+                outcome.MaxThreadPoolDelayMs.ToString("0", CultureInfo.InvariantCulture),
+                outcome.Probe.WorstSentAtMs.ToString("0", CultureInfo.InvariantCulture));
             lock (typeof(AttackSettings))
             {
                 File.AppendAllText(path, line + Environment.NewLine);
