@@ -19,6 +19,7 @@ public sealed class AttackCollection : ICollectionFixture<AttackServer>
 /// <item><c>/probe</c>: "ok" at once, for the well-behaved probe;</item>
 /// <item><c>/slow</c>: a handler that takes a second and ignores RequestAborted;</item>
 /// <item><c>/cancellable</c>: a handler that takes a second unless the request is aborted;</item>
+/// <item><c>/hold</c>: reads nothing, writes nothing, returns when the request is aborted;</item>
 /// <item><c>/echo</c>: reads the whole request body and answers with its length;</item>
 /// <item><c>/big</c>: a 1 MiB response written in one call (from a shared buffer, so only the engine's memory grows).</item>
 /// </list>
@@ -132,6 +133,16 @@ public sealed class AttackServer : IAsyncLifetime
                 {
                     await Task.Delay(TimeSpan.FromSeconds(1), context.RequestAborted);
                     await context.Response.WriteAsync("done", context.RequestAborted);
+                }
+                catch (OperationCanceledException)
+                {
+                }
+
+                break;
+            case "/hold":
+                try
+                {
+                    await Task.Delay(Timeout.Infinite, context.RequestAborted);
                 }
                 catch (OperationCanceledException)
                 {

@@ -46,7 +46,7 @@ public class PendingDefenseTests(AttackServer server, ITestOutputHelper output) 
             {
                 for (int i = 0; i < 100; i++)
                 {
-                    attacker.WriteRequest(w, (2 * i) + 1, "POST", "/echo", endStream: false);
+                    attacker.WriteRequest(w, (2 * i) + 1, "GET", "/hold", endStream: true);
                 }
             });
             await Flood.RunAsync(attacker, 10_000, context.Remaining, int.MaxValue, (w, i) =>
