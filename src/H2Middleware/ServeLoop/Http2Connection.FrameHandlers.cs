@@ -16,6 +16,7 @@ internal sealed partial class Http2Connection
     private bool _sawFirstSettings;
     private int _highestStreamId;
     private int _emptyFrameCount;
+    private int _refusedBeforeSettingsAck;
     private PendingHeaderBlock _headerBlock;
     private readonly Dictionary<int, Http2Priority> _earlyPriorities = [];
 
@@ -207,8 +208,9 @@ internal sealed partial class Http2Connection
 
         if (_openStreamCount >= Options.MaxStreamsPerConnection)
         {
-            // Before our SETTINGS are acknowledged the client may not know the limit yet (RFC 9113 §6.5.3).
-            if (_unacknowledgedSettings == 0)
+            // Before our SETTINGS are acknowledged the client may not know the limit yet (RFC 9113 §6.5.3), but no first
+            // flight of requests holds more than another limit's worth.
+            if (_unacknowledgedSettings == 0 || ++_refusedBeforeSettingsAck > Options.MaxStreamsPerConnection)
             {
                 ChargeClientError(ConnectionEndReason.MaxConcurrentStreamsExceeded);
             }

@@ -1,8 +1,8 @@
-using System.Reflection;
 using H2Middleware.Frames;
 using H2Middleware.Tests.EndToEnd;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using MinDataRate = Microsoft.AspNetCore.Server.Kestrel.Core.MinDataRate;
 
 namespace H2Middleware.Tests.Attacks;
 
@@ -45,9 +45,6 @@ public sealed class AttackServer : IAsyncLifetime
 
     public int Port => Host.Port;
 
-    /// <summary>Options of the pending defenses that <see cref="Http2ServeLoopOptions"/> does not have (yet).</summary>
-    public List<string> MissingOptions { get; } = [];
-
     public async Task InitializeAsync()
     {
         _host = await KestrelTestHost.StartAsync(
@@ -56,9 +53,9 @@ public sealed class AttackServer : IAsyncLifetime
             {
                 options.PrefaceTimeout = PrefaceTimeout;
                 options.SettingsAckTimeout = SettingsAckTimeout;
-                SetPendingOption(options, "RequestHeadersTimeout", RequestHeadersTimeout);
-                SetPendingOption(options, "MinRequestBodyDataRate", MinDataRateBytesPerSecond, MinDataRateGracePeriod);
-                SetPendingOption(options, "MinResponseDataRate", MinDataRateBytesPerSecond, MinDataRateGracePeriod);
+                options.RequestHeadersTimeout = RequestHeadersTimeout;
+                options.MinRequestBodyDataRate = new MinDataRate(MinDataRateBytesPerSecond, MinDataRateGracePeriod);
+                options.MinResponseDataRate = new MinDataRate(MinDataRateBytesPerSecond, MinDataRateGracePeriod);
             });
         await WarmUpAsync();
     }
@@ -181,36 +178,5 @@ public sealed class AttackServer : IAsyncLifetime
                 context.Response.StatusCode = StatusCodes.Status404NotFound;
                 break;
         }
-    }
-
-    /// <summary>
-    /// Sets an option of a defense that is being added, through reflection so that these tests compile before it
-    /// exists: a TimeSpan, or a minimum data rate (any type with a (double bytesPerSecond, TimeSpan gracePeriod)
-    /// constructor, such as Kestrel's MinDataRate).
-    /// </summary>
-    private void SetPendingOption(Http2ServeLoopOptions options, string name, params object[] value)
-    {
-        PropertyInfo? property = typeof(Http2ServeLoopOptions).GetProperty(name, BindingFlags.Public | BindingFlags.Instance);
-        if (property is null || !property.CanWrite)
-        {
-            MissingOptions.Add(name);
-            return;
-        }
-
-        Type type = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
-        if (type == typeof(TimeSpan))
-        {
-            property.SetValue(options, (TimeSpan)value[0]);
-            return;
-        }
-
-        ConstructorInfo? constructor = type.GetConstructor([typeof(double), typeof(TimeSpan)]);
-        if (constructor is null)
-        {
-            MissingOptions.Add($"{name} (type {type.Name} has no (double, TimeSpan) constructor)");
-            return;
-        }
-
-        property.SetValue(options, constructor.Invoke([value[0], value[1]]));
     }
 }

@@ -4,17 +4,13 @@ using Xunit.Abstractions;
 namespace H2Middleware.Tests.Attacks;
 
 /// <summary>
-/// Attacks against defenses the engine does not have yet (issue 6): these tests say how the server should answer, and
-/// fail until it does. The options they need (a request-headers timeout, minimum request and response data rates)
-/// are set by name through reflection when <see cref="Http2ServeLoopOptions"/> has them, with Kestrel's names:
-/// <c>RequestHeadersTimeout</c> (a TimeSpan, 2 s here), <c>MinRequestBodyDataRate</c> and <c>MinResponseDataRate</c>
-/// (a type with a (double bytesPerSecond, TimeSpan gracePeriod) constructor, 240 B/s after 2 s here). A flood of PING
-/// or SETTINGS from a client that reads the answers needs no option: it should be cut off within the 5 s attack, as a
-/// flood — not by the limit on control frames owed to a client that does not read, which catches a reading client
-/// only when 10,000 of its frames arrive in one read (a burst, or the server stalled for half a second).
+/// Attacks answered by rates and timeouts: PING and SETTINGS floods from a client that reads the answers (the control
+/// frame rate limit, not the limit on frames owed to a client that does not read), slowloris headers
+/// (<c>RequestHeadersTimeout</c>, 2 s here), slow request bodies and slow reads (<c>MinRequestBodyDataRate</c>,
+/// <c>MinResponseDataRate</c>, 240 B/s after 2 s here).
 /// </summary>
 [Collection("Attacks")]
-public class PendingDefenseTests(AttackServer server, ITestOutputHelper output) : AttackTestBase(server, output)
+public class RateAndTimeoutAttackTests(AttackServer server, ITestOutputHelper output) : AttackTestBase(server, output)
 {
     private static readonly TimeSpan AttackTime = TimeSpan.FromSeconds(5);
 
@@ -88,7 +84,7 @@ public class PendingDefenseTests(AttackServer server, ITestOutputHelper output) 
         AssertServerUnharmed(outcome);
         Assert.All(outcome.Connections, attacker => Assert.True(attacker.GoAway is not null || attacker.IsClosed,
             $"a header block trickling a byte a second was not cut off within {AttackTime.TotalSeconds} s " +
-            $"(RequestHeadersTimeout {AttackServer.RequestHeadersTimeout.TotalSeconds} s; {MissingOptions()}): {attacker}"));
+            $"(RequestHeadersTimeout {AttackServer.RequestHeadersTimeout.TotalSeconds} s): {attacker}"));
     }
 
     [Fact]
@@ -123,7 +119,7 @@ public class PendingDefenseTests(AttackServer server, ITestOutputHelper output) 
         RawHttp2Socket attacker = outcome.Connections[0];
         Assert.True(attacker.IsCutOff || Enumerable.Range(0, 10).All(i => IsEnded(attacker, (2 * i) + 1)),
             $"request bodies arriving at a byte a second were not ended within {AttackTime.TotalSeconds} s " +
-            $"(MinRequestBodyDataRate {AttackServer.MinDataRateBytesPerSecond} B/s after {AttackServer.MinDataRateGracePeriod.TotalSeconds} s; {MissingOptions()}): {attacker}");
+            $"(MinRequestBodyDataRate {AttackServer.MinDataRateBytesPerSecond} B/s after {AttackServer.MinDataRateGracePeriod.TotalSeconds} s): {attacker}");
     }
 
     [Fact]
@@ -152,7 +148,7 @@ public class PendingDefenseTests(AttackServer server, ITestOutputHelper output) 
         RawHttp2Socket attacker = outcome.Connections[0];
         Assert.True(attacker.IsCutOff || attacker.Resets.Count == 100,
             $"responses stalled on a zero window were not ended within {AttackTime.TotalSeconds} s " +
-            $"(MinResponseDataRate {AttackServer.MinDataRateBytesPerSecond} B/s after {AttackServer.MinDataRateGracePeriod.TotalSeconds} s; {MissingOptions()}): {attacker}");
+            $"(MinResponseDataRate {AttackServer.MinDataRateBytesPerSecond} B/s after {AttackServer.MinDataRateGracePeriod.TotalSeconds} s): {attacker}");
     }
 
     private static void AssertCutOffAsAFlood(RawHttp2Socket attacker, string who)
@@ -166,7 +162,4 @@ public class PendingDefenseTests(AttackServer server, ITestOutputHelper output) 
     /// <summary>The server ended the request: it reset the stream or sent a response (a 408, say).</summary>
     private static bool IsEnded(RawHttp2Socket attacker, int streamId) =>
         attacker.Responses.ContainsKey(streamId) || attacker.Resets.Any(r => r.StreamId == streamId);
-
-    private string MissingOptions() =>
-        Server.MissingOptions.Count == 0 ? "all options set" : "Http2ServeLoopOptions lacks " + string.Join(", ", Server.MissingOptions);
 }
