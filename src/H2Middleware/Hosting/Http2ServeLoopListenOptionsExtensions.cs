@@ -14,12 +14,14 @@ public static class Http2ServeLoopListenOptionsExtensions
     /// <summary>
     /// Every HTTP/2 connection on this endpoint is served by H2Middleware instead of Kestrel's built-in HTTP/2;
     /// other connections (HTTP/1.1, or TLS without ALPN h2) go on to Kestrel. Call it after <c>UseHttps</c> and
-    /// as the endpoint's last connection middleware. Options start from any <c>Configure&lt;Http2ServeLoopOptions&gt;</c>
+    /// as the endpoint's last connection middleware; an endpoint whose HTTPS options delay the client certificate is
+    /// refused (HTTP/2 forbids the renegotiation that needs). Options start from any <c>Configure&lt;Http2ServeLoopOptions&gt;</c>
     /// in the application's services, then <paramref name="configure"/> applies.
     /// </summary>
     public static ListenOptions UseHttp2ServeLoop(this ListenOptions listenOptions, Action<Http2ServeLoopOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(listenOptions);
+        DelayedClientCertificateCheck.ThrowIfDelayed(listenOptions);
         IServiceProvider services = listenOptions.ApplicationServices;
         Http2ServeLoopOptions options = services.GetService<IOptionsFactory<Http2ServeLoopOptions>>()?.Create(Options.DefaultName) ?? new Http2ServeLoopOptions();
         configure?.Invoke(options);

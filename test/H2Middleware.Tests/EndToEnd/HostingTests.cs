@@ -42,4 +42,40 @@ public class HostingTests
         var error = await Assert.ThrowsAsync<InvalidOperationException>(() => app.StartAsync());
         Assert.Contains("last connection middleware", error.Message);
     }
+
+    [Theory]
+    [InlineData(Microsoft.AspNetCore.Server.Kestrel.Https.ClientCertificateMode.DelayCertificate, true)]
+    [InlineData(Microsoft.AspNetCore.Server.Kestrel.Https.ClientCertificateMode.AllowCertificate, false)]
+    [InlineData(Microsoft.AspNetCore.Server.Kestrel.Https.ClientCertificateMode.RequireCertificate, false)]
+    public async Task ADelayedClientCertificateIsRefusedWhenTheEndpointIsSetUp(
+        Microsoft.AspNetCore.Server.Kestrel.Https.ClientCertificateMode mode, bool refused)
+    {
+        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        Exception? error = null;
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0, listen =>
+        {
+            listen.UseHttps(https =>
+            {
+                https.ServerCertificate = HelloH2.SelfSignedCertificate.Create();
+                https.ClientCertificateMode = mode;
+            });
+            error = Record.Exception(() => listen.UseHttp2ServeLoop());
+        }));
+        await using WebApplication app = builder.Build();
+        app.MapGet("/", () => "ok");
+        await app.StartAsync();
+        await app.StopAsync();
+
+        if (refused)
+        {
+            Assert.IsType<InvalidOperationException>(error);
+            Assert.Contains("DelayCertificate", error.Message);
+            Assert.Contains("RFC 9113", error.Message);
+        }
+        else
+        {
+            Assert.Null(error);
+        }
+    }
 }
