@@ -2,7 +2,8 @@
 # Throughput of H2Middleware against Kestrel's own HTTP/2, same process, same routes, cleartext h2 (prior knowledge).
 # The server is pinned to CPU 0 and h2load to CPU 1; rounds alternate between the two endpoints.
 # Usage: build/bench.sh [rounds]   (default 5). Prints each round's req/s, and the mean and median ratio ours/Kestrel
-# per scenario (the VM's run-to-run noise is large: the median is the figure to trust).
+# per scenario (the VM's run-to-run noise is large: the median is the figure to trust), and the server's CPU time per
+# request on each endpoint (user + system time of the server process around each h2load run) with its median ratio.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-5}
@@ -33,6 +34,13 @@ scenario_args() {
   esac
 }
 
+clock_ticks=$(getconf CLK_TCK)
+
+# The server process's CPU time so far, in microseconds (utime + stime from /proc).
+cpu_us() {
+  awk -v hz="$clock_ticks" '{ printf "%d", ($14 + $15) * 1000000 / hz }' "/proc/$server/stat"
+}
+
 # Runs h2load once; prints "<req/s> <failed>".
 run() {
   local port=$1; shift
@@ -58,16 +66,34 @@ for port in $kestrel_port $engine_port; do
   done
 done
 
-printf '%-4s %-6s %12s %12s %8s %s\n' scen round kestrel ours ratio failed
+median() {
+  sort -n | awk '{ r[NR] = $1 } END { printf "%.2f", (NR % 2) ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2 }'
+}
+
+requests_of() {
+  local args=($(scenario_args "$1"))
+  echo "${args[1]}"
+}
+
+printf '%-4s %-6s %12s %12s %8s %10s %10s %s\n' scen round kestrel ours ratio "k us/req" "us/req" failed
 for s in S1 S2 S3 S4; do
-  ratios=()
+  ratios=() k_cpus=() e_cpus=() cpu_ratios=()
+  requests=$(requests_of $s)
   for r in $(seq 1 "$rounds"); do
+    before=$(cpu_us)
     read -r k_rps k_failed < <(run $kestrel_port $s)
+    middle=$(cpu_us)
     read -r e_rps e_failed < <(run $engine_port $s)
+    after=$(cpu_us)
+    k_cpu=$(awk -v d=$((middle - before)) -v n="$requests" 'BEGIN { printf "%.1f", d / n }')
+    e_cpu=$(awk -v d=$((after - middle)) -v n="$requests" 'BEGIN { printf "%.1f", d / n }')
     ratio=$(awk -v e="$e_rps" -v k="$k_rps" 'BEGIN { printf "%.2f", (k > 0 ? e / k : 0) }')
-    ratios+=("$ratio")
-    printf '%-4s %-6s %12s %12s %8s k=%s ours=%s\n' "$s" "$r" "$k_rps" "$e_rps" "$ratio" "$k_failed" "$e_failed"
+    ratios+=("$ratio") k_cpus+=("$k_cpu") e_cpus+=("$e_cpu")
+    cpu_ratios+=("$(awk -v e="$e_cpu" -v k="$k_cpu" 'BEGIN { printf "%.2f", (e > 0 ? k / e : 0) }')")
+    printf '%-4s %-6s %12s %12s %8s %10s %10s k=%s ours=%s\n' "$s" "$r" "$k_rps" "$e_rps" "$ratio" "$k_cpu" "$e_cpu" "$k_failed" "$e_failed"
   done
   printf '%s\n' "${ratios[@]}" | sort -n | awk -v s="$s" '{ r[NR] = $1; t += $1 }
     END { m = (NR % 2) ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2; printf "%-4s ratio ours/Kestrel: mean %.2f, median %.2f\n", s, t / NR, m }'
+  printf '%-4s server CPU per request (median): Kestrel %s us, ours %s us; Kestrel/ours median %s\n' "$s" \
+    "$(printf '%s\n' "${k_cpus[@]}" | median)" "$(printf '%s\n' "${e_cpus[@]}" | median)" "$(printf '%s\n' "${cpu_ratios[@]}" | median)"
 done
