@@ -15,12 +15,21 @@ public class ResponseMemoryTests
     private const int OneMiB = 1024 * 1024;
     private static readonly byte[] SharedBody = Enumerable.Range(0, OneMiB).Select(i => (byte)i).ToArray();
 
+    /// <summary>The same megabyte as a file, for SendFileAsync; made once per test run.</summary>
+    private static readonly Lazy<string> SharedFile = new(() =>
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"h2middleware-response-memory-{Environment.ProcessId}.bin");
+        File.WriteAllBytes(path, SharedBody);
+        return path;
+    });
+
     // Synchronous writes block a thread each: fewer streams, so the thread pool is not what the test measures.
     public static TheoryData<string, int> WriteStyles => new()
     {
         { "Body", StreamCount },
         { "BodyWriter", StreamCount },
         { "StartThenBody", StreamCount },
+        { "SendFile", StreamCount },
         { "SynchronousBody", 10 },
     };
 
@@ -37,6 +46,9 @@ public class ResponseMemoryTests
             case "StartThenBody":
                 await context.Response.StartAsync();
                 await context.Response.Body.WriteAsync(SharedBody);
+                break;
+            case "SendFile":
+                await context.Response.SendFileAsync(SharedFile.Value);
                 break;
             case "SynchronousBody":
                 context.Features.Get<IHttpBodyControlFeature>()!.AllowSynchronousIO = true;
