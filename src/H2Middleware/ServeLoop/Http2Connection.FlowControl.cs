@@ -1,4 +1,5 @@
 using H2Middleware.Frames;
+using H2Middleware.Protocol;
 using H2Middleware.Streams;
 
 namespace H2Middleware.ServeLoop;
@@ -10,14 +11,13 @@ namespace H2Middleware.ServeLoop;
 internal sealed partial class Http2Connection
 {
     private readonly List<Http2Stream> _streamsWaitingForWindow = [];
-    private long _connectionSendWindow = Http2Limits.DefaultInitialWindowSize;
-    private int _connectionReceiveWindow;
-    private int _connectionWindowToReturn;
+    private readonly OutboundWindow _connectionSendWindow = new(Http2Limits.DefaultInitialWindowSize);
+    private readonly InboundWindow _connectionReceiveWindow;
     private int _peerInitialWindowSize = Http2Limits.DefaultInitialWindowSize;
 
     private void ResumeStreamsWaitingForWindow()
     {
-        if (_connectionSendWindow <= 0)
+        if (_connectionSendWindow.Available <= 0)
         {
             return;
         }
@@ -35,13 +35,7 @@ internal sealed partial class Http2Connection
         _peerInitialWindowSize = newInitialWindow;
         foreach (Http2Stream stream in _streams.Values)
         {
-            if (stream.IsClosed)
-            {
-                continue;
-            }
-
-            stream.SendWindow += delta;
-            if (stream.SendWindow > Http2Limits.MaxWindowSize)
+            if (!stream.IsClosed && !stream.SendWindow.TryApplyInitialSizeChange(delta))
             {
                 throw new Http2ConnectionException(Http2ErrorCode.FlowControlError, "SETTINGS_INITIAL_WINDOW_SIZE overflows a stream window");
             }
@@ -53,36 +47,39 @@ internal sealed partial class Http2Connection
         }
     }
 
+    /// <summary>Bytes the client may send again on the connection: announced once enough of them have been freed.</summary>
     private void ReturnConnectionWindow(int bytes)
     {
-        _connectionWindowToReturn += bytes;
-        if (_connectionWindowToReturn >= Options.InitialConnectionWindowSize / 2)
+        _connectionReceiveWindow.Free(bytes);
+        int increment = _connectionReceiveWindow.TakeDueUpdate();
+        if (increment > 0)
         {
-            _connectionReceiveWindow += _connectionWindowToReturn;
-            QueueWindowUpdate(0, _connectionWindowToReturn);
-            _connectionWindowToReturn = 0;
+            QueueWindowUpdate(0, increment);
         }
     }
 
+    /// <summary>Bytes the client may send again on the stream and the connection; a stream whose request has ended takes no more.</summary>
     private void ReturnWindow(Http2Stream stream, int bytes)
     {
         ReturnConnectionWindow(bytes);
         if (!stream.RemoteClosed)
         {
-            stream.PendingWindowUpdate += bytes;
+            stream.ReceiveWindow.Free(bytes);
         }
     }
 
     private void SendWindowUpdatesIfDue(Http2Stream stream)
     {
-        if (stream.RemoteClosed || stream.PendingWindowUpdate < Options.InitialStreamWindowSize / 2)
+        if (stream.RemoteClosed)
         {
             return;
         }
 
-        stream.ReceiveWindow += stream.PendingWindowUpdate;
-        QueueWindowUpdate(stream.StreamId, stream.PendingWindowUpdate);
-        stream.PendingWindowUpdate = 0;
+        int increment = stream.ReceiveWindow.TakeDueUpdate();
+        if (increment > 0)
+        {
+            QueueWindowUpdate(stream.StreamId, increment);
+        }
     }
 
     private void QueueWindowUpdate(int streamId, int increment) =>

@@ -1,5 +1,6 @@
 using System.Buffers;
 using H2Middleware.Frames;
+using H2Middleware.Protocol;
 using H2Middleware.Hpack;
 using H2Middleware.Scheduling;
 using H2Middleware.Streams;
@@ -358,12 +359,11 @@ internal sealed partial class Http2Connection
         }
 
         int flowControlled = frame.FlowControlledLength;
-        if (flowControlled > _connectionReceiveWindow)
+        if (!_connectionReceiveWindow.TryReceive(flowControlled))
         {
             throw new Http2ConnectionException(Http2ErrorCode.FlowControlError, "DATA beyond the connection window");
         }
 
-        _connectionReceiveWindow -= flowControlled;
         CountEmptyFrame(flowControlled == 0 && !frame.EndStream);
 
         if (!_streams.TryGetValue(streamId, out Http2Stream? stream) || stream.IsClosed || stream.RemoteClosed)
@@ -373,14 +373,13 @@ internal sealed partial class Http2Connection
             return;
         }
 
-        if (flowControlled > stream.ReceiveWindow)
+        if (!stream.ReceiveWindow.TryReceive(flowControlled))
         {
             ReturnConnectionWindow(flowControlled);
             RejectStream(stream, Http2ErrorCode.FlowControlError, ConnectionEndReason.FlowControlWindowExceeded, "DATA beyond the stream window");
             return;
         }
 
-        stream.ReceiveWindow -= flowControlled;
         ReceiveRequestBody(stream, frame.Payload, flowControlled);
         if (frame.EndStream && !stream.IsClosed)
         {
@@ -488,12 +487,11 @@ internal sealed partial class Http2Connection
         int increment = frame.WindowSizeIncrement;
         if (frame.StreamId == 0)
         {
-            if (_connectionSendWindow + increment > Http2Limits.MaxWindowSize)
+            if (!_connectionSendWindow.TryIncrease(increment))
             {
                 throw new Http2ConnectionException(Http2ErrorCode.FlowControlError, "connection window above 2^31-1");
             }
 
-            _connectionSendWindow += increment;
             ResumeStreamsWaitingForWindow();
             return;
         }
@@ -508,13 +506,12 @@ internal sealed partial class Http2Connection
             return;
         }
 
-        if (stream.SendWindow + increment > Http2Limits.MaxWindowSize)
+        if (!stream.SendWindow.TryIncrease(increment))
         {
             RejectStream(stream, Http2ErrorCode.FlowControlError, ConnectionEndReason.WindowUpdateSizeInvalid, "stream window above 2^31-1");
             return;
         }
 
-        stream.SendWindow += increment;
         EvaluateOutput(stream);
     }
 

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using H2Middleware.Frames;
+using H2Middleware.Protocol;
 using H2Middleware.Streams;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Primitives;
@@ -91,7 +92,7 @@ internal sealed partial class Http2Connection
 
         if (hasData)
         {
-            return stream.SuppressResponseBody || (stream.SendWindow > 0 && _connectionSendWindow > 0)
+            return stream.SuppressResponseBody || (stream.SendWindow.Available > 0 && _connectionSendWindow.Available > 0)
                 ? StreamOutputState.Ready
                 : StreamOutputState.WaitingForWindow;
         }
@@ -279,7 +280,7 @@ internal sealed partial class Http2Connection
         endOfData = false;
         while (!data.IsEmpty && budget > 0)
         {
-            long length = Math.Min(Math.Min(Math.Min(data.Length, _peerMaxFrameSize), Math.Min(stream.SendWindow, _connectionSendWindow)), budget);
+            long length = Math.Min(Math.Min(Math.Min(data.Length, _peerMaxFrameSize), Math.Min(stream.SendWindow.Available, _connectionSendWindow.Available)), budget);
             if (length <= 0)
             {
                 break;
@@ -289,9 +290,9 @@ internal sealed partial class Http2Connection
             bool endStream = endOfData && !HasTrailers(stream);
             Http2FrameWriter.WriteData(_output, stream.StreamId, data.Slice(0, length), endStream);
             CountWritten(Http2FrameType.Data, stream.StreamId, endStream ? Http2FrameFlags.EndStream : Http2FrameFlags.None, (int)length);
-            stream.SendWindow -= length;
+            stream.SendWindow.Consume(length);
             stream.ResponseBytesSent += length;
-            _connectionSendWindow -= length;
+            _connectionSendWindow.Consume(length);
             budget -= length;
             written += length;
             data = data.Slice(length);

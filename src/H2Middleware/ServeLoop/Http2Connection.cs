@@ -3,6 +3,7 @@ using System.IO.Pipelines;
 using System.Net;
 using System.Threading.Channels;
 using H2Middleware.Frames;
+using H2Middleware.Protocol;
 using H2Middleware.Hosting;
 using H2Middleware.Hpack;
 using H2Middleware.Scheduling;
@@ -51,7 +52,7 @@ internal sealed partial class Http2Connection
         _scheduler = options.WriteSchedulerFactory();
         HeaderStrings = new HeaderStringCache();
         MemoryPool = context.Features.Get<IMemoryPoolFeature>()?.MemoryPool ?? MemoryPool<byte>.Shared;
-        _connectionReceiveWindow = options.InitialConnectionWindowSize;
+        _connectionReceiveWindow = new InboundWindow(options.InitialConnectionWindowSize);
         _closedStreams = new ClosedStreams(Math.Clamp(2 * options.MaxStreamsPerConnection, 64, 4096));
         _clientErrors = new ClientErrorBudget(options.ClientErrorBudget);
         _controlFrameRate = new ControlFrameRateLimit(_time);

@@ -15,8 +15,8 @@ internal partial class Http2Stream
     {
         StreamId = streamId;
         Generation++;
-        SendWindow = sendWindow;
-        ReceiveWindow = receiveWindow;
+        SendWindow.Reset(sendWindow);
+        ReceiveWindow.Reset(receiveWindow);
         _maxRequestBodySize = _connection.Options.MaxRequestBodySize;
         _allowSynchronousIO = _connection.Options.AllowSynchronousIO;
         _minRequestBodyDataRate = _connection.Options.MinRequestBodyDataRate;
@@ -57,7 +57,6 @@ internal partial class Http2Stream
         WasReset = false;
         ResetByClient = false;
         CountedAsClosed = false;
-        PendingWindowUpdate = 0;
         RequestBodyReceived = 0;
         RequestBodyDelivered = 0;
         RequestBodyConsumed = 0;

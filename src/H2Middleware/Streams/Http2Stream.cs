@@ -1,5 +1,6 @@
 using System.IO.Pipelines;
 using H2Middleware.Frames;
+using H2Middleware.Protocol;
 using H2Middleware.Scheduling;
 using H2Middleware.ServeLoop;
 
@@ -63,14 +64,11 @@ internal partial class Http2Stream : IScheduledStream, IThreadPoolWorkItem
     /// <summary>The serve loop has already counted this stream as closed.</summary>
     public bool CountedAsClosed { get; set; }
 
-    /// <summary>How much DATA we may still send (RFC 9113 §6.9); may go negative after a SETTINGS change.</summary>
-    public long SendWindow { get; set; }
+    /// <summary>How much DATA we may send (RFC 9113 §6.9).</summary>
+    public OutboundWindow SendWindow { get; } = new();
 
-    /// <summary>How much DATA the peer may still send us.</summary>
-    public int ReceiveWindow { get; set; }
-
-    /// <summary>Stream window consumed by the application but not yet given back with WINDOW_UPDATE.</summary>
-    public int PendingWindowUpdate { get; set; }
+    /// <summary>How much DATA the client may still send us, and what the handler has freed.</summary>
+    public InboundWindow ReceiveWindow { get; } = new();
 
     /// <summary>Request body bytes received in DATA frames (padding excluded), for the content-length check.</summary>
     public long RequestBodyReceived { get; set; }
