@@ -11,13 +11,32 @@ namespace H2Middleware.Hosting;
 /// passed to <c>IServer.StartAsync</c>; the delegate our middleware receives as "next" is that handler. Reading
 /// it there is what lets <c>UseHttp2ServeLoop()</c> work with no other registration, and guarantees the engine runs
 /// exactly the application (and hosting pipeline: logging scopes, Activity, metrics) Kestrel would have run.
+/// This reads Kestrel's private state: it is the fallback when <c>AddHttp2ServeLoop()</c>, the supported seam
+/// (<see cref="Http2ServeLoopApplicationSource"/>), was not called.
 /// </summary>
 internal static class KestrelApplicationDiscovery
 {
-    [UnconditionalSuppressMessage("Trimming", "IL2075", Justification = "Kestrel's handler type is rooted by Kestrel itself.")]
     [UnconditionalSuppressMessage("Trimming", "IL2060", Justification = "The generic argument comes from a live instance.")]
     [UnconditionalSuppressMessage("AOT", "IL3050", Justification = "The generic argument is a reference type the host already instantiated.")]
     public static StreamApplication? TryFind(ConnectionDelegate next)
+    {
+        if (FindApplication(next) is not var (application, contextType))
+        {
+            return null;
+        }
+
+        Type adapterType = typeof(HostedStreamApplication<>).MakeGenericType(contextType);
+        return (StreamApplication)Activator.CreateInstance(adapterType, application)!;
+    }
+
+    /// <summary>
+    /// Whether <paramref name="next"/> looks like Kestrel's terminal HTTP handler (it holds an application), that is,
+    /// whether the middleware built with it is the endpoint's last.
+    /// </summary>
+    public static bool IsKestrelHandler(ConnectionDelegate next) => FindApplication(next) is not null;
+
+    [UnconditionalSuppressMessage("Trimming", "IL2075", Justification = "Kestrel's handler type is rooted by Kestrel itself.")]
+    private static (object Application, Type ContextType)? FindApplication(ConnectionDelegate next)
     {
         object? handler = next.Target;
         if (handler is null)
@@ -33,9 +52,7 @@ internal static class KestrelApplicationDiscovery
                 continue;
             }
 
-            Type contextType = applicationInterface.GetGenericArguments()[0];
-            Type adapterType = typeof(HostedStreamApplication<>).MakeGenericType(contextType);
-            return (StreamApplication)Activator.CreateInstance(adapterType, application)!;
+            return (application, applicationInterface.GetGenericArguments()[0]);
         }
 
         return null;

@@ -34,7 +34,8 @@ internal sealed class KestrelTestHost : IAsyncDisposable
         bool tls = false,
         Action<Http2ServeLoopOptions>? configureEngine = null,
         Action<IServiceCollection>? configureServices = null,
-        HttpProtocols protocols = HttpProtocols.Http1AndHttp2)
+        HttpProtocols protocols = HttpProtocols.Http1AndHttp2,
+        Action<ListenOptions>? afterEngine = null)
     {
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -52,6 +53,7 @@ internal sealed class KestrelTestHost : IAsyncDisposable
                 }
 
                 listen.UseHttp2ServeLoop(configureEngine);
+                afterEngine?.Invoke(listen);
             });
         });
 

@@ -1,0 +1,51 @@
+using H2Middleware.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Registers H2Middleware's services.</summary>
+public static class Http2ServeLoopServiceCollectionExtensions
+{
+    /// <summary>
+    /// Lets <c>UseHttp2ServeLoop()</c> receive the host's application from the server itself: the registered
+    /// <see cref="IServer"/> (Kestrel) is decorated so that <see cref="IServer.StartAsync{TContext}"/> records the
+    /// application before starting as usual; nothing else about the server changes. Without it, the engine falls back to
+    /// finding the application behind Kestrel's own connection handler, which reads Kestrel's internals. Call it once the
+    /// server is registered (<c>WebApplication.CreateBuilder</c> has already registered Kestrel); a server registered
+    /// after it, for instance by a later <c>UseKestrel()</c>, is not decorated.
+    /// </summary>
+    public static IServiceCollection AddHttp2ServeLoop(this IServiceCollection services)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        services.TryAddSingleton<Http2ServeLoopApplicationSource>();
+        for (int i = 0; i < services.Count; i++)
+        {
+            ServiceDescriptor descriptor = services[i];
+            if (descriptor.ServiceType == typeof(IServer) && !descriptor.IsKeyedService && descriptor.ImplementationFactory?.Target is not ServerDecoration)
+            {
+                services[i] = ServiceDescriptor.Describe(typeof(IServer), new ServerDecoration(descriptor).Create, descriptor.Lifetime);
+            }
+        }
+
+        return services;
+    }
+
+    /// <summary>Builds the server the original descriptor describes, as the container would have, and wraps it.</summary>
+    private sealed class ServerDecoration(ServiceDescriptor original)
+    {
+        public object Create(IServiceProvider services)
+        {
+            var source = services.GetRequiredService<Http2ServeLoopApplicationSource>();
+            if (original.ImplementationInstance is { } instance)
+            {
+                return new Http2ServeLoopServer((IServer)instance, source, ownsInner: false);
+            }
+
+            object server = original.ImplementationFactory is { } factory
+                ? factory(services)
+                : ActivatorUtilities.CreateInstance(services, original.ImplementationType!);
+            return new Http2ServeLoopServer((IServer)server, source, ownsInner: true);
+        }
+    }
+}
