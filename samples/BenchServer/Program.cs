@@ -7,6 +7,7 @@ int kestrelPort = args.Length > 0 ? int.Parse(args[0]) : 6080;
 int enginePort = args.Length > 1 ? int.Parse(args[1]) : 6081;
 
 var builder = WebApplication.CreateSlimBuilder();
+builder.Services.AddHttp2ServeLoop();
 builder.Logging.ClearProviders();
 builder.WebHost.ConfigureKestrel(kestrel =>
 {

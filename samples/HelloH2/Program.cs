@@ -5,6 +5,7 @@ using H2Middleware.Scheduling;
 // h2c (prior knowledge) on 127.0.0.1:5080 and TLS with ALPN h2 on 127.0.0.1:5443, both served by H2Middleware;
 // HTTP/1.1 on either port still goes to Kestrel.
 var builder = WebApplication.CreateBuilder(args);
+builder.Services.AddHttp2ServeLoop();
 X509Certificate2 certificate = HelloH2.SelfSignedCertificate.Create();
 builder.WebHost.ConfigureKestrel(kestrel =>
 {
