@@ -1,20 +1,6 @@
+using H2Middleware.Protocol;
+
 namespace H2Middleware.ServeLoop;
-
-/// <summary>How a stream reached "closed" (RFC 9113 §5.1): it decides what a late frame on it means.</summary>
-internal enum StreamCloseCause : byte
-{
-    /// <summary>Nothing is remembered about the stream: closed long ago, or implicitly closed while idle (§5.1.1).</summary>
-    Unknown,
-
-    /// <summary>Both sides sent END_STREAM.</summary>
-    EndStream,
-
-    /// <summary>The client sent RST_STREAM: any later frame but PRIORITY is a STREAM_CLOSED stream error.</summary>
-    ResetByClient,
-
-    /// <summary>We sent RST_STREAM: frames the client sent before it saw it are ignored.</summary>
-    ResetByServer,
-}
 
 /// <summary>
 /// The ids of the last streams to close and how each closed, kept after the stream objects are recycled so that late

@@ -418,11 +418,9 @@ internal sealed partial class Http2Connection
             throw new Http2ConnectionException(Http2ErrorCode.ProtocolError, "RST_STREAM on an idle stream");
         }
 
-        if (_streams.TryGetValue(streamId, out Http2Stream? stream) && !stream.IsClosed)
+        if (_streams.TryGetValue(streamId, out Http2Stream? stream) && stream.Lifecycle.Apply(StreamEvent.ResetByClient))
         {
             Http2Log.StreamResetReceived(Logger, ConnectionId, streamId, frame.ErrorCode);
-            stream.WasReset = true;
-            stream.ResetByClient = true;
             OnStreamClosed(stream, frame.ErrorCode);
         }
     }

@@ -393,9 +393,9 @@ internal sealed partial class Http2Connection
 
     private void OnEndStreamSent(Http2Stream stream)
     {
-        stream.LocalClosed = true;
+        bool closed = stream.Lifecycle.Apply(StreamEvent.EndStreamSent);
         stream.ResponseBodyReader.Complete();
-        if (stream.RemoteClosed)
+        if (closed)
         {
             OnStreamClosed(stream, Http2ErrorCode.NoError);
         }

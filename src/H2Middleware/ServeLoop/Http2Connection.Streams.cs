@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using H2Middleware.Protocol;
 using H2Middleware.Frames;
 using H2Middleware.Streams;
 using Microsoft.AspNetCore.Http;
@@ -25,6 +26,7 @@ internal sealed partial class Http2Connection
         }
 
         stream.Initialize(streamId, _peerInitialWindowSize, Options.InitialStreamWindowSize);
+        stream.Lifecycle.Apply(StreamEvent.Opened);
         _streams.Add(streamId, stream);
         _openStreamCount++;
         StartDataRateChecks();
@@ -127,9 +129,9 @@ internal sealed partial class Http2Connection
             return;
         }
 
-        stream.RemoteClosed = true;
+        bool closed = stream.Lifecycle.Apply(StreamEvent.EndStreamReceived);
         stream.CompleteRequestBody();
-        if (stream.IsClosed)
+        if (closed)
         {
             OnStreamClosed(stream, Http2ErrorCode.NoError);
         }
@@ -226,7 +228,11 @@ internal sealed partial class Http2Connection
     private void RespondWithoutApplication(Http2Stream stream, int statusCode, bool requestEnded)
     {
         stream.SetRequestHasBody(!requestEnded);
-        stream.RemoteClosed |= requestEnded;
+        if (requestEnded)
+        {
+            stream.Lifecycle.Apply(StreamEvent.EndStreamReceived);
+        }
+
         stream.ApplicationCompleted = true;
         StopReceivingBody(stream);
         stream.RespondWithStatus(statusCode);
@@ -236,12 +242,11 @@ internal sealed partial class Http2Connection
     /// <summary>Sends RST_STREAM and ends the stream on our side (RFC 9113 §5.4.2).</summary>
     private void ResetStream(Http2Stream stream, Http2ErrorCode errorCode, string reason)
     {
-        if (stream.IsClosed)
+        if (!stream.Lifecycle.Apply(StreamEvent.ResetByServer))
         {
             return;
         }
 
-        stream.WasReset = true;
         QueueRstStream(stream.StreamId, errorCode, reason);
         OnStreamClosed(stream, errorCode);
     }
@@ -272,16 +277,13 @@ internal sealed partial class Http2Connection
     /// <summary>How a stream that is no longer open was closed, whether or not its object is still in the table.</summary>
     private StreamCloseCause CloseCauseOf(int streamId) => _closedStreams.CauseOf(streamId);
 
-    /// <summary>The stream reached "closed": it no longer counts against the limit and its handler is told if it ended abnormally.</summary>
+    /// <summary>
+    /// The stream just reached "closed" (the transition that closed it says so, once): it no longer counts against the
+    /// limit and its handler is told if it ended abnormally.
+    /// </summary>
     private void OnStreamClosed(Http2Stream stream, Http2ErrorCode errorCode)
     {
-        if (stream.CountedAsClosed)
-        {
-            return;
-        }
-
-        stream.CountedAsClosed = true;
-        if (stream.ResetByClient)
+        if (stream.Lifecycle.CloseCause == StreamCloseCause.ResetByClient)
         {
             _closedStreams.Remember(stream.StreamId, StreamCloseCause.ResetByClient);
         }
@@ -295,8 +297,6 @@ internal sealed partial class Http2Connection
             }
         }
 
-        stream.LocalClosed = true;
-        stream.RemoteClosed = true;
         if (--_openStreamCount == 0)
         {
             NoteIdle();
@@ -345,9 +345,8 @@ internal sealed partial class Http2Connection
     {
         foreach (Http2Stream stream in _streams.Values)
         {
-            if (!stream.IsClosed)
+            if (stream.Lifecycle.Apply(StreamEvent.ResetByServer))
             {
-                stream.WasReset = true;
                 OnStreamClosed(stream, errorCode);
             }
         }

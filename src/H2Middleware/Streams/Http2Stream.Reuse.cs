@@ -1,3 +1,4 @@
+using H2Middleware.Protocol;
 using H2Middleware.Scheduling;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
@@ -52,11 +53,7 @@ internal partial class Http2Stream
 
     private void ResetProtocolState()
     {
-        RemoteClosed = false;
-        LocalClosed = false;
-        WasReset = false;
-        ResetByClient = false;
-        CountedAsClosed = false;
+        Lifecycle.Reset();
         RequestBodyReceived = 0;
         RequestBodyDelivered = 0;
         RequestBodyConsumed = 0;

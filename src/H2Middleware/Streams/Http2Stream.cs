@@ -48,21 +48,16 @@ internal partial class Http2Stream : IScheduledStream, IThreadPoolWorkItem
 
     // ---- Serve-loop state (RFC 9113 §5.1). Touched by the serve loop only. ----
 
-    /// <summary>The peer sent END_STREAM (or the stream was reset): no more frames carrying data are expected.</summary>
-    public bool RemoteClosed { get; set; }
+    /// <summary>The stream's RFC 9113 §5.1 state, changed only by <see cref="StreamLifecycle.Apply"/>.</summary>
+    public StreamLifecycle Lifecycle { get; } = new();
 
-    /// <summary>We sent END_STREAM (or reset the stream).</summary>
-    public bool LocalClosed { get; set; }
+    public bool RemoteClosed => Lifecycle.RemoteClosed;
 
-    public bool WasReset { get; set; }
+    public bool LocalClosed => Lifecycle.LocalClosed;
 
-    /// <summary>The reset came from the client's RST_STREAM rather than from us.</summary>
-    public bool ResetByClient { get; set; }
+    public bool IsClosed => Lifecycle.IsClosed;
 
-    public bool IsClosed => WasReset || (RemoteClosed && LocalClosed);
-
-    /// <summary>The serve loop has already counted this stream as closed.</summary>
-    public bool CountedAsClosed { get; set; }
+    public bool WasReset => Lifecycle.WasReset;
 
     /// <summary>How much DATA we may send (RFC 9113 §6.9).</summary>
     public OutboundWindow SendWindow { get; } = new();
