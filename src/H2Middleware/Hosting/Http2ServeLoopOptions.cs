@@ -1,5 +1,6 @@
+using H2Middleware.Frames;
 using H2Middleware.Scheduling;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
+using MinDataRate = Microsoft.AspNetCore.Server.Kestrel.Core.MinDataRate;
 
 namespace H2Middleware;
 
@@ -99,12 +100,12 @@ public sealed class Http2ServeLoopOptions
     internal void Validate()
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxStreamsPerConnection, 1, nameof(MaxStreamsPerConnection));
-        ArgumentOutOfRangeException.ThrowIfLessThan(MaxFrameSize, 16_384, nameof(MaxFrameSize));
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(MaxFrameSize, 16_777_215, nameof(MaxFrameSize));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxFrameSize, Http2Limits.DefaultMaxFrameSize, nameof(MaxFrameSize));
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(MaxFrameSize, Http2Limits.MaxAllowedFrameSize, nameof(MaxFrameSize));
         ArgumentOutOfRangeException.ThrowIfNegative(HeaderTableSize, nameof(HeaderTableSize));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxRequestHeaderListSize, 1_024, nameof(MaxRequestHeaderListSize));
-        ArgumentOutOfRangeException.ThrowIfLessThan(InitialStreamWindowSize, 65_535, nameof(InitialStreamWindowSize));
-        ArgumentOutOfRangeException.ThrowIfLessThan(InitialConnectionWindowSize, 65_535, nameof(InitialConnectionWindowSize));
+        ArgumentOutOfRangeException.ThrowIfLessThan(InitialStreamWindowSize, Http2Limits.DefaultInitialWindowSize, nameof(InitialStreamWindowSize));
+        ArgumentOutOfRangeException.ThrowIfLessThan(InitialConnectionWindowSize, Http2Limits.DefaultInitialWindowSize, nameof(InitialConnectionWindowSize));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxResponseBufferSizePerStream, 1_024, nameof(MaxResponseBufferSizePerStream));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxRequestBufferSizePerStream, 1_024, nameof(MaxRequestBufferSizePerStream));
         ArgumentOutOfRangeException.ThrowIfNegative(ClientErrorBudget, nameof(ClientErrorBudget));

@@ -8,6 +8,9 @@ public readonly record struct Http2Priority
 {
     public const int MaxUrgency = 7;
 
+    /// <summary>A longer priority signal (header or PRIORITY_UPDATE) is ignored: no valid one needs more.</summary>
+    public const int MaxFieldValueLength = 256;
+
     /// <summary>RFC 9218 §4.1 and §4.2 defaults: urgency 3, not incremental.</summary>
     public static Http2Priority Default => new(3, incremental: false);
 

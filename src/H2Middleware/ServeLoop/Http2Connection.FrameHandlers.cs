@@ -11,7 +11,7 @@ namespace H2Middleware.ServeLoop;
 internal sealed partial class Http2Connection
 {
     // Limits on frames that cost us work but carry nothing (CVE-2019-9518 and friends).
-    private const int MaxEmptyFramesPerRead = 100;
+    private const int MaxConsecutiveEmptyDataFrames = 100;
     private const int MaxContinuationFrames = 64;
 
     private bool _sawFirstSettings;
@@ -516,8 +516,13 @@ internal sealed partial class Http2Connection
     private void OnPriorityUpdate(in Http2Frame frame)
     {
         int streamId = frame.PrioritizedStreamId;
-        Span<byte> value = stackalloc byte[(int)Math.Min(frame.Payload.Length, 256)];
-        frame.Payload.Slice(0, value.Length).CopyTo(value);
+        if (frame.Payload.Length > Http2Priority.MaxFieldValueLength)
+        {
+            return;
+        }
+
+        Span<byte> value = stackalloc byte[(int)frame.Payload.Length];
+        frame.Payload.CopyTo(value);
         if (_streams.TryGetValue(streamId, out Http2Stream? stream))
         {
             if (!stream.IsClosed)
@@ -549,7 +554,7 @@ internal sealed partial class Http2Connection
             return;
         }
 
-        if (++_emptyFrameCount > MaxEmptyFramesPerRead)
+        if (++_emptyFrameCount > MaxConsecutiveEmptyDataFrames)
         {
             throw new Http2ConnectionException(Http2ErrorCode.EnhanceYourCalm, "too many empty DATA frames");
         }

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using H2Middleware.Frames;
+using H2Middleware.Output;
 using H2Middleware.Protocol;
 using H2Middleware.Streams;
 using Microsoft.AspNetCore.Http;

@@ -73,6 +73,7 @@ internal partial class Http2Stream
         AbortCallbacksPending = false;
         SuppressResponseBody = false;
         ClientPriority = Http2Priority.Default;
+        SchedulerState = null;
         _handlerPriorityCode = -1;
     }
 

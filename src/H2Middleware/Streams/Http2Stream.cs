@@ -178,7 +178,7 @@ internal partial class Http2Stream : IScheduledStream, IThreadPoolWorkItem
     /// <summary>The client's priority from the <c>priority</c> request header (RFC 9218 §5), if it sent one.</summary>
     public bool TryGetRequestPriority(out Http2Priority priority)
     {
-        if (!_requestHeaders.TryGetValue("priority", out var values) || values.Count == 0 || values[0] is not { Length: > 0 and <= 256 } value)
+        if (!_requestHeaders.TryGetValue("priority", out var values) || values.Count == 0 || values[0] is not { Length: > 0 and <= Http2Priority.MaxFieldValueLength } value)
         {
             priority = default;
             return false;

@@ -135,4 +135,45 @@ public class WriteSchedulerTests
 
         public object? SchedulerState { get; set; }
     }
+
+    /// <summary>Marks each stream it sees; a mark still there when a new stream id arrives survived the object's reuse.</summary>
+    private sealed class MarkingScheduler : IWriteScheduler
+    {
+        private readonly Queue<IScheduledStream> _queue = new();
+        private readonly Dictionary<IScheduledStream, int> _lastId = [];
+
+        public ConcurrentQueue<string> Stale { get; } = new();
+
+        public void Enqueue(IScheduledStream stream)
+        {
+            if (stream.SchedulerState is int markedId && markedId != stream.StreamId)
+            {
+                Stale.Enqueue($"stream {stream.StreamId} arrived with the state of stream {markedId}");
+            }
+
+            stream.SchedulerState = stream.StreamId;
+            _queue.Enqueue(stream);
+        }
+
+        public bool TryDequeue([NotNullWhen(true)] out IScheduledStream? stream) => _queue.TryDequeue(out stream);
+
+        public void Remove(IScheduledStream stream)
+        {
+        }
+    }
+
+    [Fact]
+    public async Task SchedulerStateDoesNotSurviveTheReuseOfAStreamObject()
+    {
+        var scheduler = new MarkingScheduler();
+        await using var client = await Http2TestClient.ConnectAsync(context => context.Response.WriteAsync("body"), o => o.WriteSchedulerFactory = () => scheduler);
+
+        for (int id = 1; id < 20; id += 2)
+        {
+            await client.SendGetAsync(id);
+            Assert.Equal("body", (await client.ReadResponseAsync(id)).BodyText);
+        }
+
+        Assert.Empty(scheduler.Stale);
+    }
 }

@@ -1,4 +1,4 @@
-namespace H2Middleware.ServeLoop;
+namespace H2Middleware.Output;
 
 /// <summary>The <c>date</c> response header value (RFC 9110 §6.6.1), formatted once per second and shared.</summary>
 internal static class HttpDate

@@ -1,6 +1,4 @@
-using H2Middleware.Hpack;
-
-namespace H2Middleware.ServeLoop;
+namespace H2Middleware.Hpack;
 
 /// <summary>Takes the fields of a header block that must be decoded (HPACK state is shared) but is not served.</summary>
 internal sealed class DiscardingHeaderSink : IHpackHeaderSink
