@@ -13,8 +13,11 @@ public interface IWriteScheduler
     /// <summary>The stream has become able to send. It is not already queued.</summary>
     void Enqueue(IScheduledStream stream);
 
-    /// <summary>Takes the stream to serve next, or returns false when none is queued. The engine sends one frame for it
-    /// and enqueues it again if it can still send.</summary>
+    /// <summary>
+    /// Takes the stream to serve next, or returns false when none is queued. The engine gives it one turn — its HEADERS
+    /// if not yet sent, then up to 64 KiB of DATA cut to the windows, and its end (END_STREAM or trailers) if it has
+    /// come — and enqueues it again if it can still send.
+    /// </summary>
     bool TryDequeue([NotNullWhen(true)] out IScheduledStream? stream);
 
     /// <summary>The stream can no longer send (reset, closed, or blocked on flow control) and must be forgotten if queued.</summary>

@@ -3,7 +3,7 @@ using System.Diagnostics.CodeAnalysis;
 namespace H2Middleware.Scheduling;
 
 /// <summary>
-/// The default scheduler: every stream that can send gets one frame in turn, whatever its priority.
+/// The default scheduler: every stream that can send gets one turn in order, whatever its priority.
 /// Fair and starvation-free; O(1) per decision.
 /// </summary>
 public sealed class RoundRobinWriteScheduler : IWriteScheduler

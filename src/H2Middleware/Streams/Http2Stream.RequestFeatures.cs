@@ -107,7 +107,7 @@ internal partial class Http2Stream :
     /// <summary>The handler has started reading the body (read by the serve loop for the data rate).</summary>
     public bool IsReadingRequestBody => _requestBodyReader.HasStartedReading;
 
-    /// <summary>The limit in force, read by the serve loop when DATA arrives.</summary>
+    /// <summary>The limit in force, enforced by the handler's body reader as it reads (the handler may change it until then).</summary>
     public long? MaxRequestBodySize => _maxRequestBodySize;
 
     string IHttpRequestIdentifierFeature.TraceIdentifier

@@ -46,7 +46,9 @@ internal partial class Http2Stream : IScheduledStream, IThreadPoolWorkItem
 
     public Http2Connection Connection => _connection;
 
-    // ---- Serve-loop state (RFC 9113 §5.1). Touched by the serve loop only. ----
+    // ---- Serve-loop state: written by the serve loop only. SuppressResponseBody and the handler-side values the loop
+    // reads (response status, headers, trailers, content length, requested reset) are published by the handler before
+    // it starts or completes the response, and read by the loop only after it has seen that start or completion. ----
 
     /// <summary>The stream's RFC 9113 §5.1 state, changed only by <see cref="StreamLifecycle.Apply"/>.</summary>
     public StreamLifecycle Lifecycle { get; } = new();
