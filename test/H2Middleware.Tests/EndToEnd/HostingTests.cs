@@ -7,7 +7,7 @@ using Microsoft.Extensions.Logging;
 
 namespace H2Middleware.Tests.EndToEnd;
 
-/// <summary>How the engine attaches to a host: options from services, and a clear failure when misplaced.</summary>
+/// <summary>How the engine attaches to a host: options from services, and endpoints it cannot serve refused at set-up.</summary>
 public class HostingTests
 {
     [Fact]
@@ -24,23 +24,6 @@ public class HostingTests
             configureEngine: o => seenLimit = o.MaxStreamsPerConnection);
 
         Assert.Equal(7, seenLimit);
-    }
-
-    [Fact]
-    public async Task AConnectionMiddlewareAfterTheEngineIsRefusedAtStart()
-    {
-        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0, listen =>
-        {
-            listen.UseHttp2ServeLoop();
-            listen.Use(next => context => next(context));
-        }));
-        await using WebApplication app = builder.Build();
-        app.MapGet("/", () => "ok");
-
-        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => app.StartAsync());
-        Assert.Contains("last connection middleware", error.Message);
     }
 
     [Theory]
