@@ -117,28 +117,108 @@ internal sealed partial class Http2Connection
     }
 
     /// <summary>
-    /// Gives the stream its turn: its HEADERS if not yet sent, then body frames (or its end) as far as the turn allows.
-    /// A small response thus leaves in one turn, HEADERS and DATA together.
+    /// Gives the stream its turn: its HEADERS if not yet sent, then body frames, then its end (END_STREAM or trailers)
+    /// if it has come, as far as the turn allows. The response pipe is read once for the whole turn, and the end is
+    /// decided once from that read. A small response thus leaves in one turn, HEADERS and DATA together.
     /// </summary>
-    private void WriteStreamFrame(Http2Stream stream)
+    private void WriteStreamTurn(Http2Stream stream)
     {
         stream.IsScheduled = false;
-        if (stream.LocalClosed || stream.WasReset)
+        if (stream.LocalClosed)
         {
             return;
         }
 
-        if (!stream.ResponseHeadersSent)
+        bool hasRead = TryReadResponseBody(stream, out ReadResult result);
+        if (stream.LocalClosed)
         {
-            WriteResponseHeaders(stream);
+            // The handler's reset came with the pipe's completion: the stream was reset instead.
+            return;
         }
 
-        if (stream.ResponseHeadersSent && !stream.LocalClosed && !stream.WasReset)
+        ReadOnlySequence<byte> read = hasRead ? result.Buffer : default;
+        bool bodyComplete = hasRead && result.IsCompleted;
+        // A response that must have no body (HEAD, or the 500 replacing a failed one) drops what was written.
+        ReadOnlySequence<byte> data = stream.SuppressResponseBody ? read.Slice(read.End) : read;
+
+        if (!stream.ResponseHeadersSent)
         {
-            WriteResponseBody(stream);
+            bool endWithHeaders = bodyComplete && data.IsEmpty && !HasTrailers(stream);
+            if (EncodeFields(stream.ResponseHeaders, stream.StatusCode) is { } invalid)
+            {
+                ReleaseRead(stream, hasRead, read.Start);
+                FailResponse(stream, invalid);
+                return;
+            }
+
+            Http2FrameWriter.WriteHeaders(_output, stream.StreamId, _headerBlockBuffer.WrittenSpan, endWithHeaders, _peerMaxFrameSize);
+            CountWritten(Http2FrameType.Headers, stream.StreamId, endWithHeaders ? Http2FrameFlags.EndStream : Http2FrameFlags.None, _headerBlockBuffer.WrittenCount);
+            stream.ResponseHeadersSent = true;
+            if (endWithHeaders)
+            {
+                ReleaseRead(stream, hasRead, read.End);
+                OnEndStreamSent(stream);
+                return;
+            }
+        }
+
+        bool endOfBody;
+        if (!data.IsEmpty)
+        {
+            long written = WriteDataFramesForTurn(stream, data, bodyComplete, out endOfBody);
+            ReleaseRead(stream, hasRead, data.GetPosition(written));
+        }
+        else
+        {
+            ReleaseRead(stream, hasRead, read.End);
+            endOfBody = bodyComplete;
+            if (!endOfBody && stream.HasDirectWrite)
+            {
+                // The pipe is empty: a pending direct write is the next body data.
+                WriteDirectDataFrames(stream);
+            }
+            else if (endOfBody && !HasTrailers(stream))
+            {
+                Http2FrameWriter.WriteData(_output, stream.StreamId, ReadOnlySpan<byte>.Empty, endStream: true);
+                CountWritten(Http2FrameType.Data, stream.StreamId, Http2FrameFlags.EndStream, 0);
+            }
+        }
+
+        if (endOfBody)
+        {
+            EndResponse(stream);
         }
 
         EvaluateOutput(stream);
+    }
+
+    /// <summary>Gives the turn's read back to the pipe, up to where the turn consumed it.</summary>
+    private static void ReleaseRead(Http2Stream stream, bool hasRead, SequencePosition consumed)
+    {
+        if (hasRead)
+        {
+            stream.ResponseBodyReader.AdvanceTo(consumed);
+        }
+    }
+
+    /// <summary>The body has gone out: the trailers end the stream if there are any; otherwise the last DATA carried END_STREAM.</summary>
+    private void EndResponse(Http2Stream stream)
+    {
+        if (!HasTrailers(stream))
+        {
+            OnEndStreamSent(stream);
+            return;
+        }
+
+        if (EncodeFields(stream.ResponseTrailers!, statusCode: 0) is { } invalid)
+        {
+            FailResponse(stream, invalid);
+            return;
+        }
+
+        Http2FrameWriter.WriteHeaders(_output, stream.StreamId, _headerBlockBuffer.WrittenSpan, endStream: true, _peerMaxFrameSize);
+        CountWritten(Http2FrameType.Headers, stream.StreamId, Http2FrameFlags.EndStream, _headerBlockBuffer.WrittenCount);
+        OnEndStreamSent(stream);
     }
 
     /// <summary>
@@ -161,109 +241,6 @@ internal sealed partial class Http2Connection
         }
 
         return true;
-    }
-
-    private void WriteResponseHeaders(Http2Stream stream)
-    {
-        PipeReader body = stream.ResponseBodyReader;
-        bool endStream = false;
-        if (TryReadResponseBody(stream, out ReadResult result))
-        {
-            endStream = result.IsCompleted && (result.Buffer.IsEmpty || stream.SuppressResponseBody) && !HasTrailers(stream);
-            body.AdvanceTo(endStream ? result.Buffer.End : result.Buffer.Start);
-        }
-
-        if (stream.WasReset || !TryEncodeFields(stream, stream.ResponseHeaders, stream.StatusCode))
-        {
-            return;
-        }
-
-        Http2FrameWriter.WriteHeaders(_output, stream.StreamId, _headerBlockBuffer.WrittenSpan, endStream, _peerMaxFrameSize);
-        CountWritten(Http2FrameType.Headers, stream.StreamId, endStream ? Http2FrameFlags.EndStream : Http2FrameFlags.None, _headerBlockBuffer.WrittenCount);
-        stream.ResponseHeadersSent = true;
-        if (endStream)
-        {
-            OnEndStreamSent(stream);
-        }
-    }
-
-    private void WriteResponseBody(Http2Stream stream)
-    {
-        PipeReader body = stream.ResponseBodyReader;
-        if (!TryReadResponseBody(stream, out ReadResult result))
-        {
-            // The pipe is empty: a pending direct write is the next body data.
-            if (stream.HasDirectWrite && !stream.WasReset)
-            {
-                WriteDirectDataFrames(stream);
-            }
-
-            return;
-        }
-
-        ReadOnlySequence<byte> data = result.Buffer;
-        if (stream.SuppressResponseBody && !data.IsEmpty)
-        {
-            body.AdvanceTo(data.End);
-            data = default;
-            if (!result.IsCompleted)
-            {
-                return;
-            }
-        }
-        else if (!data.IsEmpty)
-        {
-            WriteDataFrames(stream, body, data, result.IsCompleted);
-            return;
-        }
-        else
-        {
-            body.AdvanceTo(data.End);
-        }
-
-        if (!result.IsCompleted)
-        {
-            if (stream.HasDirectWrite)
-            {
-                WriteDirectDataFrames(stream);
-            }
-
-            return;
-        }
-
-        if (HasTrailers(stream))
-        {
-            WriteResponseTrailers(stream);
-        }
-        else
-        {
-            Http2FrameWriter.WriteData(_output, stream.StreamId, ReadOnlySpan<byte>.Empty, endStream: true);
-            CountWritten(Http2FrameType.Data, stream.StreamId, Http2FrameFlags.EndStream, 0);
-            OnEndStreamSent(stream);
-        }
-    }
-
-    /// <summary>
-    /// Writes DATA frames for one scheduling turn: up to <see cref="StreamQuantum"/> bytes, each frame cut to the max frame
-    /// size and both windows. A turn of several frames costs one pipe read and one scheduler round trip instead of one per frame.
-    /// </summary>
-    private void WriteDataFrames(Http2Stream stream, PipeReader body, ReadOnlySequence<byte> data, bool bodyCompleted)
-    {
-        long written = WriteDataFramesForTurn(stream, data, bodyCompleted, out bool endOfData);
-        body.AdvanceTo(data.GetPosition(written));
-        if (!endOfData)
-        {
-            return;
-        }
-
-        if (HasTrailers(stream))
-        {
-            WriteResponseTrailers(stream);
-        }
-        else
-        {
-            OnEndStreamSent(stream);
-        }
     }
 
     /// <summary>Sends DATA straight from the handler's buffer; the handler's write completes when all of it is out.</summary>
@@ -302,26 +279,15 @@ internal sealed partial class Http2Connection
         return written;
     }
 
-    private void WriteResponseTrailers(Http2Stream stream)
-    {
-        if (!TryEncodeFields(stream, stream.ResponseTrailers!, statusCode: 0))
-        {
-            return;
-        }
-
-        Http2FrameWriter.WriteHeaders(_output, stream.StreamId, _headerBlockBuffer.WrittenSpan, endStream: true, _peerMaxFrameSize);
-        CountWritten(Http2FrameType.Headers, stream.StreamId, Http2FrameFlags.EndStream, _headerBlockBuffer.WrittenCount);
-        OnEndStreamSent(stream);
-    }
-
     /// <summary>Trailers to send; a CONNECT tunnel carries only DATA (RFC 9113 §8.5), so its trailers are dropped.</summary>
     private static bool HasTrailers(Http2Stream stream) => stream.ResponseTrailers is { Count: > 0 } && !stream.IsConnectRequest;
 
     /// <summary>
-    /// HPACK-encodes a header or trailer block into the scratch buffer. Every field is validated first: once the
-    /// encoder has touched its dynamic table the block must be sent, or the peer's decoder falls out of step.
+    /// HPACK-encodes a header or trailer block into the scratch buffer, or returns why it cannot be sent. Every field is
+    /// validated first: once the encoder has touched its dynamic table the block must be sent, or the client's decoder
+    /// falls out of step.
     /// </summary>
-    private bool TryEncodeFields(Http2Stream stream, HeaderDictionary fields, int statusCode)
+    private string? EncodeFields(HeaderDictionary fields, int statusCode)
     {
         bool hasDate = false;
         // RFC 9113 §6.5.2: the size the client's SETTINGS_MAX_HEADER_LIST_SIZE counts, each field 32 octets over its name and value.
@@ -330,7 +296,7 @@ internal sealed partial class Http2Connection
         {
             if (!HeaderFieldRules.IsValidResponseName(field.Key))
             {
-                return FailResponse(stream, $"invalid response field name '{field.Key}'");
+                return $"invalid response field name '{field.Key}'";
             }
 
             hasDate |= field.Key.Length == 4 && field.Key.Equals(HeaderNames.Date, StringComparison.OrdinalIgnoreCase);
@@ -339,7 +305,7 @@ internal sealed partial class Http2Connection
             {
                 if (value is not null && !HeaderFieldRules.IsValidValue(value.AsSpan()))
                 {
-                    return FailResponse(stream, $"invalid value for response field '{field.Key}'");
+                    return $"invalid value for response field '{field.Key}'";
                 }
 
                 listSize += field.Key.Length + (value?.Length ?? 0) + 32;
@@ -348,7 +314,7 @@ internal sealed partial class Http2Connection
 
         if (listSize > _peerMaxHeaderListSize)
         {
-            return FailResponse(stream, $"the response fields ({listSize} octets) exceed the client's SETTINGS_MAX_HEADER_LIST_SIZE ({_peerMaxHeaderListSize})");
+            return $"the response fields ({listSize} octets) exceed the client's SETTINGS_MAX_HEADER_LIST_SIZE ({_peerMaxHeaderListSize})";
         }
 
         _headerBlockBuffer.ResetWrittenCount();
@@ -378,18 +344,17 @@ internal sealed partial class Http2Connection
             }
         }
 
-        return true;
+        return null;
     }
 
     /// <summary>RFC 9113 §8.2.1: a field value must not start or end with whitespace; most values have none and stay as they are.</summary>
     private static string TrimWhitespace(string value) =>
         value.Length > 0 && (value[0] is ' ' or '\t' || value[^1] is ' ' or '\t') ? value.Trim(' ', '\t') : value;
 
-    private bool FailResponse(Http2Stream stream, string reason)
+    private void FailResponse(Http2Stream stream, string reason)
     {
         Http2Log.ResponseInvalid(Logger, ConnectionId, stream.StreamId, reason);
         ResetStream(stream, Http2ErrorCode.InternalError, reason);
-        return false;
     }
 
     private void OnEndStreamSent(Http2Stream stream)
