@@ -14,7 +14,7 @@ internal sealed class HostedStreamApplication<TContext> : StreamApplication wher
 
     public HostedStreamApplication(IHttpApplication<TContext> application) => _application = application;
 
-    public override Http2Stream CreateStream(Http2Connection connection) => new HostedStream<TContext>(connection);
+    public override Http2Stream CreateStream(ConnectionPort port) => new HostedStream<TContext>(port);
 
     public override async Task RunAsync(Http2Stream stream)
     {
@@ -29,7 +29,7 @@ internal sealed class HostedStreamApplication<TContext> : StreamApplication wher
             catch (Exception exception)
             {
                 error = exception;
-                Http2Log.ApplicationError(stream.Connection.Logger, stream.Connection.ConnectionId, stream.StreamId, exception);
+                stream.LogApplicationError(exception);
             }
 
             await stream.FinishAfterApplicationAsync(error);
@@ -38,7 +38,7 @@ internal sealed class HostedStreamApplication<TContext> : StreamApplication wher
         }
         catch (Exception exception)
         {
-            Http2Log.ApplicationError(stream.Connection.Logger, stream.Connection.ConnectionId, stream.StreamId, exception);
+            stream.LogApplicationError(exception);
         }
         finally
         {

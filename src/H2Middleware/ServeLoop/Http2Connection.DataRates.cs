@@ -35,7 +35,7 @@ internal sealed partial class Http2Connection
     {
         TimeSpan elapsed = _time.GetElapsedTime(_dataRatesCheckedAt);
         _dataRatesCheckedAt = _time.GetTimestamp();
-        foreach (Http2Stream stream in _streams.Values)
+        foreach (StreamEntry stream in _streams.Values)
         {
             if (!stream.IsClosed)
             {
@@ -51,12 +51,12 @@ internal sealed partial class Http2Connection
         }
     }
 
-    private void CheckRequestBodyRate(Http2Stream stream, TimeSpan elapsed)
+    private void CheckRequestBodyRate(StreamEntry stream, TimeSpan elapsed)
     {
         // The handler waits for body bytes: it reads, and it has examined all that arrived.
         bool handlerWaits = stream.ApplicationStarted && !stream.ApplicationCompleted && !stream.RemoteClosed && !stream.DiscardingRequestBody
-            && stream.IsReadingRequestBody && stream.RequestBodyExamined >= stream.RequestBodyDelivered;
-        if (!handlerWaits || stream.MinRequestBodyDataRate is not { } rate)
+            && stream.Stream.IsReadingRequestBody && stream.RequestBodyExamined >= stream.RequestBodyDelivered;
+        if (!handlerWaits || stream.Stream.MinRequestBodyDataRate is not { } rate)
         {
             return;
         }
@@ -65,17 +65,17 @@ internal sealed partial class Http2Connection
         if (IsBelowRate(rate, stream.RequestBodyWaitTime, stream.RequestBodyReceived))
         {
             Http2Log.DataRateTooLow(Logger, ConnectionId, stream.StreamId, "request body", stream.RequestBodyReceived, stream.RequestBodyWaitTime);
-            stream.FailRequestBodyTooSlow();
+            stream.Stream.FailRequestBodyTooSlow();
             StopReceivingBody(stream);
         }
     }
 
-    private void CheckResponseRate(Http2Stream stream, TimeSpan elapsed)
+    private void CheckResponseRate(StreamEntry stream, TimeSpan elapsed)
     {
         // Response bytes wait on the client: for its window, or for a flush the transport does not complete.
         bool clientHoldsData = stream.ResponseHeadersSent && !stream.LocalClosed
             && (stream.IsWaitingForWindow || (stream.IsScheduled && _flushInFlight));
-        if (!clientHoldsData || stream.MinResponseDataRate is not { } rate)
+        if (!clientHoldsData || stream.Stream.MinResponseDataRate is not { } rate)
         {
             return;
         }

@@ -10,7 +10,7 @@ namespace H2Middleware.ServeLoop;
 /// </summary>
 internal sealed partial class Http2Connection
 {
-    private readonly List<Http2Stream> _streamsWaitingForWindow = [];
+    private readonly List<StreamEntry> _streamsWaitingForWindow = [];
     private readonly OutboundWindow _connectionSendWindow = new(Http2Limits.DefaultInitialWindowSize);
     private readonly InboundWindow _connectionReceiveWindow;
     private int _peerInitialWindowSize = Http2Limits.DefaultInitialWindowSize;
@@ -33,7 +33,7 @@ internal sealed partial class Http2Connection
         // RFC 9113 §6.9.2: the change applies to every open stream's window, which may go negative.
         long delta = (long)newInitialWindow - _peerInitialWindowSize;
         _peerInitialWindowSize = newInitialWindow;
-        foreach (Http2Stream stream in _streams.Values)
+        foreach (StreamEntry stream in _streams.Values)
         {
             if (!stream.IsClosed && !stream.SendWindow.TryApplyInitialSizeChange(delta))
             {
@@ -59,7 +59,7 @@ internal sealed partial class Http2Connection
     }
 
     /// <summary>Bytes the client may send again on the stream and the connection; a stream whose request has ended takes no more.</summary>
-    private void ReturnWindow(Http2Stream stream, int bytes)
+    private void ReturnWindow(StreamEntry stream, int bytes)
     {
         ReturnConnectionWindow(bytes);
         if (!stream.RemoteClosed)
@@ -68,7 +68,7 @@ internal sealed partial class Http2Connection
         }
     }
 
-    private void SendWindowUpdatesIfDue(Http2Stream stream)
+    private void SendWindowUpdatesIfDue(StreamEntry stream)
     {
         if (stream.RemoteClosed)
         {

@@ -99,7 +99,7 @@ internal sealed partial class Http2Connection
         }
 
         ChargeClientError(ConnectionEndReason.UnexpectedFrame);
-        if (_streams.TryGetValue(error.StreamId, out Http2Stream? stream) && !stream.IsClosed)
+        if (_streams.TryGetValue(error.StreamId, out StreamEntry? stream) && !stream.IsClosed)
         {
             ResetStream(stream, error.Code, error.Reason);
         }
@@ -131,7 +131,7 @@ internal sealed partial class Http2Connection
 
         CountEmptyFrame(flowControlled == 0 && !frame.EndStream);
 
-        if (!_streams.TryGetValue(streamId, out Http2Stream? stream) || stream.IsClosed || stream.RemoteClosed)
+        if (!_streams.TryGetValue(streamId, out StreamEntry? stream) || stream.IsClosed || stream.RemoteClosed)
         {
             ReturnConnectionWindow(flowControlled);
             OnDataOnClosedStream(stream, streamId);
@@ -158,7 +158,7 @@ internal sealed partial class Http2Connection
     /// DATA on a stream that is not open (RFC 9113 §6.1): a STREAM_CLOSED stream error, except for DATA the client sent
     /// before it saw our RST_STREAM, which is ignored (§5.1).
     /// </summary>
-    private void OnDataOnClosedStream(Http2Stream? stream, int streamId)
+    private void OnDataOnClosedStream(StreamEntry? stream, int streamId)
     {
         if (stream is { IsClosed: false })
         {
@@ -183,7 +183,7 @@ internal sealed partial class Http2Connection
             throw new Http2ConnectionException(Http2ErrorCode.ProtocolError, "RST_STREAM on an idle stream");
         }
 
-        if (_streams.TryGetValue(streamId, out Http2Stream? stream) && stream.Lifecycle.Apply(StreamEvent.ResetByClient))
+        if (_streams.TryGetValue(streamId, out StreamEntry? stream) && stream.Lifecycle.Apply(StreamEvent.ResetByClient))
         {
             Http2Log.StreamResetReceived(Logger, ConnectionId, streamId, frame.ErrorCode);
             OnStreamClosed(stream, frame.ErrorCode);
@@ -264,7 +264,7 @@ internal sealed partial class Http2Connection
             throw new Http2ConnectionException(Http2ErrorCode.ProtocolError, "WINDOW_UPDATE on an idle stream");
         }
 
-        if (!_streams.TryGetValue(frame.StreamId, out Http2Stream? stream) || stream.IsClosed)
+        if (!_streams.TryGetValue(frame.StreamId, out StreamEntry? stream) || stream.IsClosed)
         {
             return;
         }
@@ -288,7 +288,7 @@ internal sealed partial class Http2Connection
 
         Span<byte> value = stackalloc byte[(int)frame.Payload.Length];
         frame.Payload.CopyTo(value);
-        if (_streams.TryGetValue(streamId, out Http2Stream? stream))
+        if (_streams.TryGetValue(streamId, out StreamEntry? stream))
         {
             if (!stream.IsClosed)
             {

@@ -41,7 +41,6 @@ internal sealed partial class Http2Connection
     {
         public int StreamId;
         public HeaderBlockPurpose Purpose;
-        public Http2Stream? Stream;
         public bool EndStream;
         public int FrameCount;
         public Http2ErrorCode RejectCode;
@@ -87,22 +86,21 @@ internal sealed partial class Http2Connection
     {
         int streamId = frame.StreamId;
         var block = new PendingHeaderBlock { StreamId = streamId, EndStream = frame.EndStream, FrameCount = 1 };
-        if (_streams.TryGetValue(streamId, out Http2Stream? stream) && !stream.IsClosed)
+        if (_streams.TryGetValue(streamId, out StreamEntry? stream) && !stream.IsClosed)
         {
             // A second HEADERS on an open stream carries trailers (RFC 9113 §8.1).
-            block.Stream = stream;
             if (stream.RemoteClosed)
             {
                 return block.Rejecting(Http2ErrorCode.StreamClosed, ConnectionEndReason.ReceivedFrameAfterStreamClose, "HEADERS on a half-closed (remote) stream");
             }
 
-            if (stream.IsConnectRequest)
+            if (stream.Stream.IsConnectRequest)
             {
                 // RFC 9113 §8.5: a CONNECT stream carries DATA, not trailers.
                 return block.Rejecting(Http2ErrorCode.ProtocolError, ConnectionEndReason.UnexpectedFrame, "HEADERS on a CONNECT stream");
             }
 
-            stream.BeginTrailers();
+            stream.Stream.BeginTrailers();
             return block.For(HeaderBlockPurpose.Trailers);
         }
 
@@ -139,7 +137,7 @@ internal sealed partial class Http2Connection
             return block.For(HeaderBlockPurpose.Refuse);
         }
 
-        block.Stream = OpenStream(streamId);
+        OpenStream(streamId);
         return frame.HasPriority && frame.StreamDependency == streamId
             ? block.Rejecting(Http2ErrorCode.ProtocolError, ConnectionEndReason.StreamSelfDependency, "a stream cannot depend on itself")
             : block.For(HeaderBlockPurpose.Request);
@@ -163,9 +161,21 @@ internal sealed partial class Http2Connection
 
     private void DecodeHeaderBlock(in ReadOnlySequence<byte> fragment, bool endHeaders)
     {
-        IHpackHeaderSink sink = _headerBlock.Purpose is HeaderBlockPurpose.Request or HeaderBlockPurpose.Trailers
-            ? _headerBlock.Stream!
-            : DiscardingHeaderSink.Instance;
+        IHpackHeaderSink sink = DiscardingHeaderSink.Instance;
+        if (_headerBlock.Purpose is HeaderBlockPurpose.Request or HeaderBlockPurpose.Trailers)
+        {
+            if (FindOpenStream(_headerBlock.StreamId) is { } stream)
+            {
+                _requestFields.Target = stream.Stream;
+                sink = _requestFields;
+            }
+            else
+            {
+                // We reset the stream while its CONTINUATION frames were arriving: the rest of the block is ignored (§5.1).
+                _headerBlock.Purpose = HeaderBlockPurpose.Ignore;
+            }
+        }
+
         bool listTooLarge = false;
         try
         {
@@ -187,13 +197,18 @@ internal sealed partial class Http2Connection
 
         PendingHeaderBlock block = _headerBlock;
         _headerBlock = default;
+        _requestFields.Target = null;
         _headerBlockStartedAt = null;
         OnHeaderBlockComplete(block, listTooLarge);
     }
 
+    /// <summary>The stream's entry while the stream is open; the table holds closed entries a while longer, for their handlers.</summary>
+    private StreamEntry? FindOpenStream(int streamId) =>
+        _streams.TryGetValue(streamId, out StreamEntry? stream) && !stream.IsClosed ? stream : null;
+
     private void OnHeaderBlockComplete(in PendingHeaderBlock block, bool listTooLarge)
     {
-        Http2Stream? stream = block.Stream;
+        StreamEntry? stream = FindOpenStream(block.StreamId);
         switch (block.Purpose)
         {
             case HeaderBlockPurpose.Ignore:
@@ -201,7 +216,7 @@ internal sealed partial class Http2Connection
             case HeaderBlockPurpose.Refuse:
                 QueueRstStream(block.StreamId, Http2ErrorCode.RefusedStream, "too many concurrent streams");
                 return;
-            case HeaderBlockPurpose.Reject when stream is { IsClosed: false }:
+            case HeaderBlockPurpose.Reject when stream is not null:
                 RejectStream(stream, block.RejectCode, block.RejectCause, block.RejectReason!);
                 return;
             case HeaderBlockPurpose.Reject:
@@ -217,7 +232,7 @@ internal sealed partial class Http2Connection
         }
     }
 
-    private void OnRequestTrailersComplete(Http2Stream stream, bool endStream, bool listTooLarge)
+    private void OnRequestTrailersComplete(StreamEntry stream, bool endStream, bool listTooLarge)
     {
         if (listTooLarge)
         {
@@ -225,7 +240,7 @@ internal sealed partial class Http2Connection
             return;
         }
 
-        string? trailerError = stream.CompleteRequestTrailers();
+        string? trailerError = stream.Stream.CompleteRequestTrailers();
         if (trailerError is not null)
         {
             RejectStream(stream, Http2ErrorCode.ProtocolError, ConnectionEndReason.InvalidRequestHeaders, trailerError);
@@ -241,7 +256,7 @@ internal sealed partial class Http2Connection
         OnRequestBodyEnd(stream);
     }
 
-    private void OnRequestHeadersComplete(Http2Stream stream, bool endStream, bool listTooLarge)
+    private void OnRequestHeadersComplete(StreamEntry stream, bool endStream, bool listTooLarge)
     {
         if (listTooLarge)
         {
@@ -250,7 +265,7 @@ internal sealed partial class Http2Connection
             return;
         }
 
-        string? requestError = stream.CompleteRequestHeaders();
+        string? requestError = stream.Stream.CompleteRequestHeaders();
         if (requestError is not null)
         {
             RejectStream(stream, Http2ErrorCode.ProtocolError, ConnectionEndReason.InvalidRequestHeaders, requestError);
@@ -261,15 +276,15 @@ internal sealed partial class Http2Connection
         {
             stream.ClientPriority = early;
         }
-        else if (stream.TryGetRequestPriority(out Http2Priority requested))
+        else if (stream.Stream.TryGetRequestPriority(out Http2Priority requested))
         {
             stream.ClientPriority = requested;
         }
 
-        stream.SetRequestHasBody(!endStream);
+        stream.Stream.SetRequestHasBody(!endStream);
         if (endStream)
         {
-            if (stream.DeclaredContentLength is > 0)
+            if (stream.Stream.DeclaredContentLength is > 0)
             {
                 RejectStream(stream, Http2ErrorCode.ProtocolError, ConnectionEndReason.InvalidContentLength, "content-length without a body");
                 return;

@@ -24,17 +24,17 @@ internal sealed partial class Http2Connection
     /// <summary>":status" with three digits (42 octets) and the "date" we add (65).</summary>
     private const int StatusAndDateListSize = 42 + 65;
 
-    private void OnStreamOutputReady(Http2Stream stream) => EvaluateOutput(stream);
+    private void OnStreamOutputReady(StreamEntry stream) => EvaluateOutput(stream);
 
     /// <summary>Queues the stream in the scheduler if it can send now; parks it if only a window is missing.</summary>
-    private void EvaluateOutput(Http2Stream stream)
+    private void EvaluateOutput(StreamEntry stream)
     {
         if (stream.IsScheduled || stream.LocalClosed || stream.WasReset)
         {
             return;
         }
 
-        stream.AcknowledgeOutputNotification();
+        stream.Stream.AcknowledgeOutputNotification();
         switch (GetOutputState(stream))
         {
             case StreamOutputState.Ready:
@@ -65,9 +65,9 @@ internal sealed partial class Http2Connection
         WaitingForWindow,
     }
 
-    private StreamOutputState GetOutputState(Http2Stream stream)
+    private StreamOutputState GetOutputState(StreamEntry stream)
     {
-        if (!stream.HasResponseStarted)
+        if (!stream.Stream.HasResponseStarted)
         {
             return StreamOutputState.Nothing;
         }
@@ -77,8 +77,8 @@ internal sealed partial class Http2Connection
             return StreamOutputState.Ready;
         }
 
-        PipeReader body = stream.ResponseBodyReader;
-        bool hasData = stream.HasDirectWrite;
+        PipeReader body = stream.Stream.ResponseBodyReader;
+        bool hasData = stream.Stream.HasDirectWrite;
         bool completed = false;
         if (TryReadResponseBody(stream, out ReadResult result))
         {
@@ -93,7 +93,7 @@ internal sealed partial class Http2Connection
 
         if (hasData)
         {
-            return stream.SuppressResponseBody || (stream.SendWindow.Available > 0 && _connectionSendWindow.Available > 0)
+            return stream.Stream.SuppressResponseBody || (stream.SendWindow.Available > 0 && _connectionSendWindow.Available > 0)
                 ? StreamOutputState.Ready
                 : StreamOutputState.WaitingForWindow;
         }
@@ -101,7 +101,7 @@ internal sealed partial class Http2Connection
         return completed ? StreamOutputState.Ready : StreamOutputState.Nothing;
     }
 
-    private void UnscheduleStream(Http2Stream stream)
+    private void UnscheduleStream(StreamEntry stream)
     {
         if (stream.IsScheduled)
         {
@@ -121,7 +121,7 @@ internal sealed partial class Http2Connection
     /// if it has come, as far as the turn allows. The response pipe is read once for the whole turn, and the end is
     /// decided once from that read. A small response thus leaves in one turn, HEADERS and DATA together.
     /// </summary>
-    private void WriteStreamTurn(Http2Stream stream)
+    private void WriteStreamTurn(StreamEntry stream)
     {
         stream.IsScheduled = false;
         if (stream.LocalClosed)
@@ -139,12 +139,12 @@ internal sealed partial class Http2Connection
         ReadOnlySequence<byte> read = hasRead ? result.Buffer : default;
         bool bodyComplete = hasRead && result.IsCompleted;
         // A response that must have no body (HEAD, or the 500 replacing a failed one) drops what was written.
-        ReadOnlySequence<byte> data = stream.SuppressResponseBody ? read.Slice(read.End) : read;
+        ReadOnlySequence<byte> data = stream.Stream.SuppressResponseBody ? read.Slice(read.End) : read;
 
         if (!stream.ResponseHeadersSent)
         {
             bool endWithHeaders = bodyComplete && data.IsEmpty && !HasTrailers(stream);
-            if (EncodeFields(stream.ResponseHeaders, stream.StatusCode) is { } invalid)
+            if (EncodeFields(stream.Stream.ResponseHeaders, stream.Stream.StatusCode) is { } invalid)
             {
                 ReleaseRead(stream, hasRead, read.Start);
                 FailResponse(stream, invalid);
@@ -172,7 +172,7 @@ internal sealed partial class Http2Connection
         {
             ReleaseRead(stream, hasRead, read.End);
             endOfBody = bodyComplete;
-            if (!endOfBody && stream.HasDirectWrite)
+            if (!endOfBody && stream.Stream.HasDirectWrite)
             {
                 // The pipe is empty: a pending direct write is the next body data.
                 WriteDirectDataFrames(stream);
@@ -193,16 +193,16 @@ internal sealed partial class Http2Connection
     }
 
     /// <summary>Gives the turn's read back to the pipe, up to where the turn consumed it.</summary>
-    private static void ReleaseRead(Http2Stream stream, bool hasRead, SequencePosition consumed)
+    private static void ReleaseRead(StreamEntry stream, bool hasRead, SequencePosition consumed)
     {
         if (hasRead)
         {
-            stream.ResponseBodyReader.AdvanceTo(consumed);
+            stream.Stream.ResponseBodyReader.AdvanceTo(consumed);
         }
     }
 
     /// <summary>The body has gone out: the trailers end the stream if there are any; otherwise the last DATA carried END_STREAM.</summary>
-    private void EndResponse(Http2Stream stream)
+    private void EndResponse(StreamEntry stream)
     {
         if (!HasTrailers(stream))
         {
@@ -210,7 +210,7 @@ internal sealed partial class Http2Connection
             return;
         }
 
-        if (EncodeFields(stream.ResponseTrailers!, statusCode: 0) is { } invalid)
+        if (EncodeFields(stream.Stream.ResponseTrailers!, statusCode: 0) is { } invalid)
         {
             FailResponse(stream, invalid);
             return;
@@ -225,15 +225,15 @@ internal sealed partial class Http2Connection
     /// Reads the response pipe. A pipe that completed because the handler reset the stream (the reset is published
     /// before the completion) resets the stream here, and nothing is read: a failed response never ends with END_STREAM.
     /// </summary>
-    private bool TryReadResponseBody(Http2Stream stream, out ReadResult result)
+    private bool TryReadResponseBody(StreamEntry stream, out ReadResult result)
     {
-        PipeReader body = stream.ResponseBodyReader;
+        PipeReader body = stream.Stream.ResponseBodyReader;
         if (!body.TryRead(out result))
         {
             return false;
         }
 
-        if (result.IsCompleted && stream.TryGetRequestedReset(out Http2ErrorCode errorCode))
+        if (result.IsCompleted && stream.Stream.TryGetRequestedReset(out Http2ErrorCode errorCode))
         {
             body.AdvanceTo(result.Buffer.End);
             ResetStream(stream, errorCode, "reset by the application");
@@ -244,14 +244,14 @@ internal sealed partial class Http2Connection
     }
 
     /// <summary>Sends DATA straight from the handler's buffer; the handler's write completes when all of it is out.</summary>
-    private void WriteDirectDataFrames(Http2Stream stream)
+    private void WriteDirectDataFrames(StreamEntry stream)
     {
-        long written = WriteDataFramesForTurn(stream, new ReadOnlySequence<byte>(stream.DirectWrite), bodyCompleted: false, out _);
-        stream.ConsumeDirectWrite((int)written);
+        long written = WriteDataFramesForTurn(stream, new ReadOnlySequence<byte>(stream.Stream.DirectWrite), bodyCompleted: false, out _);
+        stream.Stream.ConsumeDirectWrite((int)written);
     }
 
     /// <summary>The frames of one turn; END_STREAM goes on the last one when the body is complete and no trailers follow.</summary>
-    private long WriteDataFramesForTurn(Http2Stream stream, ReadOnlySequence<byte> data, bool bodyCompleted, out bool endOfData)
+    private long WriteDataFramesForTurn(StreamEntry stream, ReadOnlySequence<byte> data, bool bodyCompleted, out bool endOfData)
     {
         long budget = StreamQuantum;
         long written = 0;
@@ -280,7 +280,7 @@ internal sealed partial class Http2Connection
     }
 
     /// <summary>Trailers to send; a CONNECT tunnel carries only DATA (RFC 9113 §8.5), so its trailers are dropped.</summary>
-    private static bool HasTrailers(Http2Stream stream) => stream.ResponseTrailers is { Count: > 0 } && !stream.IsConnectRequest;
+    private static bool HasTrailers(StreamEntry stream) => stream.Stream.ResponseTrailers is { Count: > 0 } && !stream.Stream.IsConnectRequest;
 
     /// <summary>
     /// HPACK-encodes a header or trailer block into the scratch buffer, or returns why it cannot be sent. Every field is
@@ -351,16 +351,16 @@ internal sealed partial class Http2Connection
     private static string TrimWhitespace(string value) =>
         value.Length > 0 && (value[0] is ' ' or '\t' || value[^1] is ' ' or '\t') ? value.Trim(' ', '\t') : value;
 
-    private void FailResponse(Http2Stream stream, string reason)
+    private void FailResponse(StreamEntry stream, string reason)
     {
         Http2Log.ResponseInvalid(Logger, ConnectionId, stream.StreamId, reason);
         ResetStream(stream, Http2ErrorCode.InternalError, reason);
     }
 
-    private void OnEndStreamSent(Http2Stream stream)
+    private void OnEndStreamSent(StreamEntry stream)
     {
         bool closed = stream.Lifecycle.Apply(StreamEvent.EndStreamSent);
-        stream.ResponseBodyReader.Complete();
+        stream.Stream.ResponseBodyReader.Complete();
         if (closed)
         {
             OnStreamClosed(stream, Http2ErrorCode.NoError);

@@ -10,23 +10,22 @@ namespace H2Middleware.ServeLoop;
 /// <summary>Stream lifecycle on the serve loop: open, receive body, start the handler, close, reset (RFC 9113 §5.1).</summary>
 internal sealed partial class Http2Connection
 {
-    private readonly Queue<Http2Stream> _streamsWaitingToRun = new();
-    private readonly Stack<Http2Stream> _streamPool = new();
+    private readonly Queue<StreamEntry> _streamsWaitingToRun = new();
+    private readonly Stack<StreamEntry> _streamPool = new();
     private readonly ClosedStreams _closedStreams;
     private readonly ClientErrorBudget _clientErrors;
     private readonly ControlFrameRateLimit _controlFrameRate;
     private int _openStreamCount;
     private int _runningApplications;
 
-    private Http2Stream OpenStream(int streamId)
+    private StreamEntry OpenStream(int streamId)
     {
-        if (!_streamPool.TryPop(out Http2Stream? stream))
+        if (!_streamPool.TryPop(out StreamEntry? stream))
         {
-            stream = Application.CreateStream(this);
+            stream = new StreamEntry(Application.CreateStream(_port));
         }
 
-        stream.Initialize(streamId, _peerInitialWindowSize, Options.InitialStreamWindowSize);
-        stream.Lifecycle.Apply(StreamEvent.Opened);
+        stream.Open(streamId, _peerInitialWindowSize, Options.InitialStreamWindowSize);
         _streams.Add(streamId, stream);
         _openStreamCount++;
         StartDataRateChecks();
@@ -39,7 +38,7 @@ internal sealed partial class Http2Connection
     /// their stream closed, so a client that opens and resets streams in a loop (CVE-2023-44487) cannot make us run
     /// more than a bounded number at once; the excess waits here, and a client that piles up more is cut off.
     /// </summary>
-    private void StartApplication(Http2Stream stream)
+    private void StartApplication(StreamEntry stream)
     {
         if (_runningApplications < Options.MaxStreamsPerConnection)
         {
@@ -56,16 +55,16 @@ internal sealed partial class Http2Connection
         _streamsWaitingToRun.Enqueue(stream);
     }
 
-    private void RunApplication(Http2Stream stream)
+    private void RunApplication(StreamEntry stream)
     {
         _runningApplications++;
         stream.ApplicationStarted = true;
-        ThreadPool.UnsafeQueueUserWorkItem(stream, preferLocal: false);
+        ThreadPool.UnsafeQueueUserWorkItem(stream.Stream, preferLocal: false);
     }
 
     private void RunWaitingApplications()
     {
-        while (_runningApplications < Options.MaxStreamsPerConnection && _streamsWaitingToRun.TryDequeue(out Http2Stream? stream))
+        while (_runningApplications < Options.MaxStreamsPerConnection && _streamsWaitingToRun.TryDequeue(out StreamEntry? stream))
         {
             stream.WaitingToRun = false;
             if (stream.IsClosed)
@@ -79,7 +78,7 @@ internal sealed partial class Http2Connection
         }
     }
 
-    private void ReceiveRequestBody(Http2Stream stream, in ReadOnlySequence<byte> data, int flowControlled)
+    private void ReceiveRequestBody(StreamEntry stream, in ReadOnlySequence<byte> data, int flowControlled)
     {
         int padding = flowControlled - (int)data.Length;
         if (padding > 0)
@@ -100,13 +99,13 @@ internal sealed partial class Http2Connection
         }
 
         stream.RequestBodyReceived += data.Length;
-        if (stream.DeclaredContentLength is { } declared && stream.RequestBodyReceived > declared)
+        if (stream.Stream.DeclaredContentLength is { } declared && stream.RequestBodyReceived > declared)
         {
             RejectStream(stream, Http2ErrorCode.ProtocolError, ConnectionEndReason.InvalidContentLength, "more request body than content-length");
             return;
         }
 
-        PipeWriter body = stream.RequestBodyWriter;
+        PipeWriter body = stream.Stream.RequestBodyWriter;
         foreach (ReadOnlyMemory<byte> segment in data)
         {
             body.Write(segment.Span);
@@ -121,16 +120,16 @@ internal sealed partial class Http2Connection
         }
     }
 
-    private void OnRequestBodyEnd(Http2Stream stream)
+    private void OnRequestBodyEnd(StreamEntry stream)
     {
-        if (stream.DeclaredContentLength is { } declared && stream.RequestBodyReceived != declared && !stream.DiscardingRequestBody)
+        if (stream.Stream.DeclaredContentLength is { } declared && stream.RequestBodyReceived != declared && !stream.DiscardingRequestBody)
         {
             RejectStream(stream, Http2ErrorCode.ProtocolError, ConnectionEndReason.InvalidContentLength, "request body shorter than content-length");
             return;
         }
 
         bool closed = stream.Lifecycle.Apply(StreamEvent.EndStreamReceived);
-        stream.CompleteRequestBody();
+        stream.Stream.CompleteRequestBody();
         if (closed)
         {
             OnStreamClosed(stream, Http2ErrorCode.NoError);
@@ -143,7 +142,7 @@ internal sealed partial class Http2Connection
     /// window then no longer bounds what the stream buffers, so past <see cref="Http2ServeLoopOptions.MaxRequestBufferSizePerStream"/>
     /// unconsumed bytes only consumed ones are given back.
     /// </summary>
-    private void OnStreamBodyConsumed(Http2Stream stream, long consumed, long examined)
+    private void OnStreamBodyConsumed(StreamEntry stream, long consumed, long examined)
     {
         if (consumed == RequestBodyReader.BodyReaderCompleted)
         {
@@ -171,7 +170,7 @@ internal sealed partial class Http2Connection
     }
 
     /// <summary>From now on the stream's DATA is counted and dropped; the connection window of what sits unread in its pipe is given back.</summary>
-    private void StopReceivingBody(Http2Stream stream)
+    private void StopReceivingBody(StreamEntry stream)
     {
         if (stream.DiscardingRequestBody)
         {
@@ -183,7 +182,7 @@ internal sealed partial class Http2Connection
         stream.RequestBodyReleased = stream.RequestBodyDelivered;
     }
 
-    private void OnStreamApplicationCompleted(Http2Stream stream)
+    private void OnStreamApplicationCompleted(StreamEntry stream)
     {
         _runningApplications--;
         stream.ApplicationCompleted = true;
@@ -202,7 +201,7 @@ internal sealed partial class Http2Connection
         CloseIfDrained();
     }
 
-    private void OnStreamResetByApplication(Http2Stream stream, Http2ErrorCode errorCode)
+    private void OnStreamResetByApplication(StreamEntry stream, Http2ErrorCode errorCode)
     {
         if (!stream.IsClosed)
         {
@@ -210,13 +209,13 @@ internal sealed partial class Http2Connection
         }
     }
 
-    private void OnStreamAbortDelivered(Http2Stream stream)
+    private void OnStreamAbortDelivered(StreamEntry stream)
     {
         stream.AbortCallbacksPending = false;
         ReleaseIfUnused(stream);
     }
 
-    private void OnStreamPriorityChanged(Http2Stream stream)
+    private void OnStreamPriorityChanged(StreamEntry stream)
     {
         if (!stream.IsClosed)
         {
@@ -225,9 +224,9 @@ internal sealed partial class Http2Connection
     }
 
     /// <summary>Answers a request the handler never sees (431 for an oversized header list).</summary>
-    private void RespondWithoutApplication(Http2Stream stream, int statusCode, bool requestEnded)
+    private void RespondWithoutApplication(StreamEntry stream, int statusCode, bool requestEnded)
     {
-        stream.SetRequestHasBody(!requestEnded);
+        stream.Stream.SetRequestHasBody(!requestEnded);
         if (requestEnded)
         {
             stream.Lifecycle.Apply(StreamEvent.EndStreamReceived);
@@ -235,12 +234,12 @@ internal sealed partial class Http2Connection
 
         stream.ApplicationCompleted = true;
         StopReceivingBody(stream);
-        stream.RespondWithStatus(statusCode);
+        stream.Stream.RespondWithStatus(statusCode);
         EvaluateOutput(stream);
     }
 
     /// <summary>Sends RST_STREAM and ends the stream on our side (RFC 9113 §5.4.2).</summary>
-    private void ResetStream(Http2Stream stream, Http2ErrorCode errorCode, string reason)
+    private void ResetStream(StreamEntry stream, Http2ErrorCode errorCode, string reason)
     {
         if (!stream.Lifecycle.Apply(StreamEvent.ResetByServer))
         {
@@ -252,7 +251,7 @@ internal sealed partial class Http2Connection
     }
 
     /// <summary>A stream error the client caused: the stream is reset and the client's error budget drawn.</summary>
-    private void RejectStream(Http2Stream stream, Http2ErrorCode errorCode, ConnectionEndReason cause, string reason)
+    private void RejectStream(StreamEntry stream, Http2ErrorCode errorCode, ConnectionEndReason cause, string reason)
     {
         ChargeClientError(cause);
         ResetStream(stream, errorCode, reason);
@@ -281,7 +280,7 @@ internal sealed partial class Http2Connection
     /// The stream just reached "closed" (the transition that closed it says so, once): it no longer counts against the
     /// limit and its handler is told if it ended abnormally.
     /// </summary>
-    private void OnStreamClosed(Http2Stream stream, Http2ErrorCode errorCode)
+    private void OnStreamClosed(StreamEntry stream, Http2ErrorCode errorCode)
     {
         if (stream.Lifecycle.CloseCause == StreamCloseCause.ResetByClient)
         {
@@ -305,7 +304,13 @@ internal sealed partial class Http2Connection
         UnscheduleStream(stream);
         if (stream.WasReset)
         {
-            stream.Abort(errorCode);
+            stream.Stream.Abort(errorCode);
+            if (stream.ApplicationStarted && !stream.ApplicationCompleted)
+            {
+                stream.AbortCallbacksPending = true;
+                stream.Stream.FireRequestAborted();
+            }
+
             StopReceivingBody(stream);
         }
 
@@ -314,27 +319,19 @@ internal sealed partial class Http2Connection
     }
 
     /// <summary>
-    /// Once the stream is closed and no handler uses it, drops it from the table; once nothing else can touch it either
-    /// (it no longer waits in the run queue, its RequestAborted callbacks have run), pools it.
+    /// Once the stream is closed and nothing of its handler side can touch it any more (its handler returned or never
+    /// ran and no longer waits in the run queue, its RequestAborted callbacks have run), drops it from the table and
+    /// pools it. Until then its entry stays in the table, closed, so that the handler's last messages find it.
     /// </summary>
-    private void ReleaseIfUnused(Http2Stream stream)
+    private void ReleaseIfUnused(StreamEntry stream)
     {
-        if (!stream.IsClosed || (stream.ApplicationStarted && !stream.ApplicationCompleted))
+        if (!stream.IsClosed || (stream.ApplicationStarted && !stream.ApplicationCompleted) || stream.WaitingToRun || stream.AbortCallbacksPending)
         {
             return;
         }
 
-        if (_streams.TryGetValue(stream.StreamId, out Http2Stream? current) && ReferenceEquals(current, stream))
-        {
-            _streams.Remove(stream.StreamId);
-        }
-
-        if (stream.WaitingToRun || stream.AbortCallbacksPending)
-        {
-            return;
-        }
-
-        stream.Reset();
+        _streams.Remove(stream.StreamId);
+        stream.Recycle();
         if (_streamPool.Count < Options.MaxStreamsPerConnection)
         {
             _streamPool.Push(stream);
@@ -343,7 +340,7 @@ internal sealed partial class Http2Connection
 
     private void AbortAllStreams(Http2ErrorCode errorCode)
     {
-        foreach (Http2Stream stream in _streams.Values)
+        foreach (StreamEntry stream in _streams.Values)
         {
             if (stream.Lifecycle.Apply(StreamEvent.ResetByServer))
             {

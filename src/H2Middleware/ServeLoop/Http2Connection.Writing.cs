@@ -82,7 +82,7 @@ internal sealed partial class Http2Connection
             // A closing connection has no open stream left: only its control frames (GOAWAY last) still go out.
             while (!_closing && _bytesSinceFlush < MaxBytesPerFlush && _scheduler.TryDequeue(out var scheduled))
             {
-                WriteStreamTurn((Http2Stream)scheduled);
+                WriteStreamTurn((StreamEntry)scheduled);
             }
 
             if (_bytesSinceFlush == 0)

@@ -29,7 +29,9 @@ internal sealed partial class Http2Connection
     private readonly HpackDecoder _hpackDecoder;
     private readonly HpackEncoder _hpackEncoder;
     private readonly IWriteScheduler _scheduler;
-    private readonly Dictionary<int, Http2Stream> _streams = [];
+    private readonly Dictionary<int, StreamEntry> _streams = [];
+    private readonly ConnectionPort _port;
+    private readonly RequestFieldSink _requestFields;
     private readonly TimeProvider _time;
     private int _streamsServed;
     private bool _stopped;
@@ -50,8 +52,17 @@ internal sealed partial class Http2Connection
         _hpackDecoder = new HpackDecoder(Http2Limits.DefaultHeaderTableSize, options.MaxRequestHeaderListSize, Math.Max(options.MaxRequestHeaderListSize, 64 * 1024));
         _hpackEncoder = new HpackEncoder();
         _scheduler = options.WriteSchedulerFactory();
-        HeaderStrings = new HeaderStringCache();
-        MemoryPool = context.Features.Get<IMemoryPoolFeature>()?.MemoryPool ?? MemoryPool<byte>.Shared;
+        _requestFields = new RequestFieldSink(new HeaderStringCache());
+        _port = new ConnectionPort(
+            _messages.Writer,
+            context.ConnectionId,
+            context.Features,
+            context.LocalEndPoint,
+            context.RemoteEndPoint,
+            context.Features.Get<IMemoryPoolFeature>()?.MemoryPool ?? MemoryPool<byte>.Shared,
+            options,
+            application,
+            logger);
         _connectionReceiveWindow = new InboundWindow(options.InitialConnectionWindowSize);
         _closedStreams = new ClosedStreams(Math.Clamp(2 * options.MaxStreamsPerConnection, 64, 4096));
         _clientErrors = new ClientErrorBudget(options.ClientErrorBudget);
@@ -67,17 +78,6 @@ internal sealed partial class Http2Connection
     public ILogger Logger { get; }
 
     public string ConnectionId => _context.ConnectionId;
-
-    public IFeatureCollection ConnectionFeatures => _context.Features;
-
-    public EndPoint? LocalEndPoint => _context.LocalEndPoint;
-
-    public EndPoint? RemoteEndPoint => _context.RemoteEndPoint;
-
-    public MemoryPool<byte> MemoryPool { get; }
-
-    /// <summary>Turns request header bytes into strings, reusing the strings of well-known names and repeated values.</summary>
-    public HeaderStringCache HeaderStrings { get; }
 
     /// <summary>Hands a message to the serve loop. Safe from any thread; ignored once the loop has stopped.</summary>
     public void Post(in ServeLoopMessage message) => _messages.Writer.TryWrite(message);
@@ -151,11 +151,6 @@ internal sealed partial class Http2Connection
 
     private void Process(in ServeLoopMessage message)
     {
-        if (message.IsStale)
-        {
-            return;
-        }
-
         switch (message.Kind)
         {
             case ServeLoopMessageKind.ReadCompleted:
@@ -163,24 +158,6 @@ internal sealed partial class Http2Connection
                 break;
             case ServeLoopMessageKind.FlushCompleted:
                 OnFlushCompleted();
-                break;
-            case ServeLoopMessageKind.StreamOutputReady:
-                OnStreamOutputReady(message.Stream!);
-                break;
-            case ServeLoopMessageKind.StreamBodyConsumed:
-                OnStreamBodyConsumed(message.Stream!, message.Value, message.Value2);
-                break;
-            case ServeLoopMessageKind.StreamApplicationCompleted:
-                OnStreamApplicationCompleted(message.Stream!);
-                break;
-            case ServeLoopMessageKind.StreamResetByApplication:
-                OnStreamResetByApplication(message.Stream!, message.ErrorCode);
-                break;
-            case ServeLoopMessageKind.StreamPriorityChanged:
-                OnStreamPriorityChanged(message.Stream!);
-                break;
-            case ServeLoopMessageKind.StreamAbortDelivered:
-                OnStreamAbortDelivered(message.Stream!);
                 break;
             case ServeLoopMessageKind.TimerFired:
                 OnTimerFired((ServeLoopTimer)message.Value);
@@ -190,6 +167,39 @@ internal sealed partial class Http2Connection
                 break;
             case ServeLoopMessageKind.ConnectionAborted:
                 Abort("the transport closed");
+                break;
+            default:
+                // A message about a stream whose entry has been recycled is about a stream that no longer exists.
+                if (_streams.TryGetValue(message.StreamId, out StreamEntry? stream))
+                {
+                    ProcessStreamMessage(stream, message);
+                }
+
+                break;
+        }
+    }
+
+    private void ProcessStreamMessage(StreamEntry stream, in ServeLoopMessage message)
+    {
+        switch (message.Kind)
+        {
+            case ServeLoopMessageKind.StreamOutputReady:
+                EvaluateOutput(stream);
+                break;
+            case ServeLoopMessageKind.StreamBodyConsumed:
+                OnStreamBodyConsumed(stream, message.Value, message.Value2);
+                break;
+            case ServeLoopMessageKind.StreamApplicationCompleted:
+                OnStreamApplicationCompleted(stream);
+                break;
+            case ServeLoopMessageKind.StreamResetByApplication:
+                OnStreamResetByApplication(stream, message.ErrorCode);
+                break;
+            case ServeLoopMessageKind.StreamPriorityChanged:
+                OnStreamPriorityChanged(stream);
+                break;
+            case ServeLoopMessageKind.StreamAbortDelivered:
+                OnStreamAbortDelivered(stream);
                 break;
         }
     }

@@ -1,5 +1,4 @@
 using H2Middleware.Frames;
-using H2Middleware.Streams;
 
 namespace H2Middleware.ServeLoop;
 
@@ -57,8 +56,9 @@ internal enum ServeLoopTimer : byte
 }
 
 /// <summary>
-/// One message to the serve loop. A stream's message carries the stream's generation at the time it was posted: a
-/// message that arrives after the stream object was recycled for another stream is stale, and the loop drops it.
+/// One message to the serve loop. A stream's message names the stream by id, which a connection never reuses: the loop
+/// resolves it in its stream table, and a message about a stream the table no longer holds (its entry was recycled) is
+/// dropped.
 /// </summary>
 internal readonly struct ServeLoopMessage
 {
@@ -68,27 +68,22 @@ internal readonly struct ServeLoopMessage
         Value = value;
     }
 
-    public ServeLoopMessage(ServeLoopMessageKind kind, Http2Stream stream, int generation, long value, long value2)
+    public ServeLoopMessage(ServeLoopMessageKind kind, int streamId, long value, long value2)
     {
         Kind = kind;
-        Stream = stream;
-        Generation = generation;
+        StreamId = streamId;
         Value = value;
         Value2 = value2;
     }
 
     public ServeLoopMessageKind Kind { get; }
 
-    public Http2Stream? Stream { get; }
-
-    public int Generation { get; }
+    /// <summary>The stream the message is about; 0 for a message about the connection.</summary>
+    public int StreamId { get; }
 
     public long Value { get; }
 
     public long Value2 { get; }
 
     public Http2ErrorCode ErrorCode => (Http2ErrorCode)Value;
-
-    /// <summary>True when the message is about a use of its stream object that has ended since it was posted.</summary>
-    public bool IsStale => Stream is not null && Stream.Generation != Generation;
 }

@@ -31,7 +31,7 @@ internal partial class Http2Stream : IFeatureCollection
                 }
             }
 
-            return GetOwnFeature(key) ?? _connection.ConnectionFeatures[key];
+            return GetOwnFeature(key) ?? _port.ConnectionFeatures[key];
         }
         set
         {

@@ -94,10 +94,11 @@ internal partial class Http2Stream :
     }
 
     /// <summary>
-    /// Fires RequestAborted on the thread pool (the serve loop must never run the handler's callbacks), then tells the
-    /// loop that the callbacks are over, so that it does not reuse the stream while one of them could still touch it.
+    /// Called on the serve loop for a stream that ended abnormally while its handler runs: fires RequestAborted on the
+    /// thread pool (the serve loop must never run the handler's callbacks), then tells the loop that the callbacks are
+    /// over, so that it does not reuse the stream while one of them could still touch it.
     /// </summary>
-    private void CancelRequestAborted()
+    public void FireRequestAborted()
     {
         ThreadPool.UnsafeQueueUserWorkItem(static stream =>
         {

@@ -112,7 +112,7 @@ internal partial class Http2Stream :
 
     string IHttpRequestIdentifierFeature.TraceIdentifier
     {
-        get => _traceIdentifier ??= $"{_connection.ConnectionId}:{StreamId:X8}";
+        get => _traceIdentifier ??= $"{_port.ConnectionId}:{StreamId:X8}";
         set => _traceIdentifier = value;
     }
 
@@ -131,14 +131,14 @@ internal partial class Http2Stream :
     private void InitializeConnectionFeature()
     {
         IHttpConnectionFeature feature = this;
-        feature.ConnectionId = _connection.ConnectionId;
-        if (_connection.RemoteEndPoint is IPEndPoint remote)
+        feature.ConnectionId = _port.ConnectionId;
+        if (_port.RemoteEndPoint is IPEndPoint remote)
         {
             feature.RemoteIpAddress = remote.Address;
             feature.RemotePort = remote.Port;
         }
 
-        if (_connection.LocalEndPoint is IPEndPoint local)
+        if (_port.LocalEndPoint is IPEndPoint local)
         {
             feature.LocalIpAddress = local.Address;
             feature.LocalPort = local.Port;

@@ -7,10 +7,11 @@ using Microsoft.Net.Http.Headers;
 namespace H2Middleware.Streams;
 
 /// <summary>
-/// Receives the decoded request header block (and later the trailers) and checks it against RFC 9113 §8.2–8.3.
-/// A malformed request is remembered as a reason; the serve loop answers it with RST_STREAM(PROTOCOL_ERROR).
+/// Receives the fields of the decoded request header block (and later the trailers), on the serve loop, and checks them
+/// against RFC 9113 §8.2–8.3. A malformed request is remembered as a reason; the loop answers it with
+/// RST_STREAM(PROTOCOL_ERROR).
 /// </summary>
-internal partial class Http2Stream : IHpackHeaderSink
+internal partial class Http2Stream
 {
     [Flags]
     private enum PseudoHeaders : byte
@@ -43,7 +44,8 @@ internal partial class Http2Stream : IHpackHeaderSink
         _malformedReason = null;
     }
 
-    public void OnHeader(int staticNameIndex, ReadOnlySpan<byte> name, ReadOnlySpan<byte> value)
+    /// <param name="strings">The connection's string cache (the loop's), which turns the field's bytes into strings.</param>
+    public void OnRequestField(int staticNameIndex, ReadOnlySpan<byte> name, ReadOnlySpan<byte> value, HeaderStringCache strings)
     {
         if (_malformedReason is not null)
         {
@@ -64,7 +66,7 @@ internal partial class Http2Stream : IHpackHeaderSink
 
         if (name[0] == (byte)':')
         {
-            OnPseudoHeader(staticNameIndex, name, value);
+            OnPseudoHeader(staticNameIndex, name, value, strings);
             return;
         }
 
@@ -87,8 +89,8 @@ internal partial class Http2Stream : IHpackHeaderSink
             return;
         }
 
-        string headerName = _connection.HeaderStrings.GetName(staticNameIndex, name);
-        string headerValue = _connection.HeaderStrings.GetValue(headerName, value);
+        string headerName = strings.GetName(staticNameIndex, name);
+        string headerValue = strings.GetValue(headerName, value);
         if (_decodingTrailers)
         {
             Append(_requestTrailers!, headerName, headerValue);
@@ -121,7 +123,7 @@ internal partial class Http2Stream : IHpackHeaderSink
         Append(_requestHeaders, headerName, headerValue);
     }
 
-    private void OnPseudoHeader(int staticNameIndex, ReadOnlySpan<byte> name, ReadOnlySpan<byte> value)
+    private void OnPseudoHeader(int staticNameIndex, ReadOnlySpan<byte> name, ReadOnlySpan<byte> value, HeaderStringCache strings)
     {
         if (_decodingTrailers)
         {
@@ -172,10 +174,10 @@ internal partial class Http2Stream : IHpackHeaderSink
                 Scheme = value.SequenceEqual("https"u8) ? "https" : value.SequenceEqual("http"u8) ? "http" : Encoding.ASCII.GetString(value);
                 break;
             case PseudoHeaders.Authority:
-                Authority = _connection.HeaderStrings.GetValue(HeaderNames.Host, value);
+                Authority = strings.GetValue(HeaderNames.Host, value);
                 break;
             case PseudoHeaders.Path:
-                RawTarget = _connection.HeaderStrings.GetValue(":path", value);
+                RawTarget = strings.GetValue(":path", value);
                 break;
         }
     }

@@ -164,7 +164,7 @@ internal partial class Http2Stream : IHttpResponseFeature, IHttpResponseBodyFeat
         if (!_responseAbandoned && ResponseContentLength is { } declared && ResponseBytesWritten < declared && !SuppressResponseBody)
         {
             _responseCompleted = true;
-            Http2Log.ResponseInvalid(_connection.Logger, _connection.ConnectionId, StreamId,
+            Http2Log.ResponseInvalid(_port.Logger, _port.ConnectionId, StreamId,
                 $"Content-Length mismatch: too few bytes written ({ResponseBytesWritten} of {declared}).");
             // The reset is requested first so that the serve loop never mistakes the completed body for a complete response.
             RequestReset(Frames.Http2ErrorCode.InternalError);
@@ -212,7 +212,7 @@ internal partial class Http2Stream : IHttpResponseFeature, IHttpResponseBodyFeat
         }
         catch (Exception completionError)
         {
-            Http2Log.ApplicationError(_connection.Logger, _connection.ConnectionId, StreamId, completionError);
+            LogApplicationError(completionError);
             RequestReset(Frames.Http2ErrorCode.InternalError);
         }
     }
@@ -233,7 +233,7 @@ internal partial class Http2Stream : IHttpResponseFeature, IHttpResponseBodyFeat
             }
             catch (Exception error)
             {
-                Http2Log.ApplicationError(_connection.Logger, _connection.ConnectionId, StreamId, error);
+                LogApplicationError(error);
             }
         }
     }

@@ -1,5 +1,3 @@
-using H2Middleware.Protocol;
-using H2Middleware.Scheduling;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 
@@ -12,27 +10,23 @@ namespace H2Middleware.Streams;
 internal partial class Http2Stream
 {
     /// <summary>Starts a use of this stream object for a new stream id. Called on the serve loop.</summary>
-    public void Initialize(int streamId, int sendWindow, int receiveWindow)
+    public void Initialize(int streamId)
     {
         StreamId = streamId;
-        Generation++;
-        SendWindow.Reset(sendWindow);
-        ReceiveWindow.Reset(receiveWindow);
-        _maxRequestBodySize = _connection.Options.MaxRequestBodySize;
-        _allowSynchronousIO = _connection.Options.AllowSynchronousIO;
-        _minRequestBodyDataRate = _connection.Options.MinRequestBodyDataRate;
-        _minResponseDataRate = _connection.Options.MinResponseDataRate;
+        _maxRequestBodySize = _port.Options.MaxRequestBodySize;
+        _allowSynchronousIO = _port.Options.AllowSynchronousIO;
+        _minRequestBodyDataRate = _port.Options.MinRequestBodyDataRate;
+        _minResponseDataRate = _port.Options.MinResponseDataRate;
         InitializeConnectionFeature();
     }
 
     /// <summary>
     /// Clears every per-stream state so the object can serve another stream. Called on the serve loop once the stream
-    /// is closed and its handler has returned (or never ran): nothing else holds it any more.
+    /// is closed and nothing of its handler holds it any more.
     /// </summary>
     public void Reset()
     {
         CompleteAndResetPipes();
-        ResetProtocolState();
         ResetRequest();
         ResetResponse();
         ResetLifetime();
@@ -49,32 +43,6 @@ internal partial class Http2Stream
         _responsePipe.Writer.Complete();
         _responsePipe.Reset();
         _requestBodyReader.Reset();
-    }
-
-    private void ResetProtocolState()
-    {
-        Lifecycle.Reset();
-        RequestBodyReceived = 0;
-        RequestBodyDelivered = 0;
-        RequestBodyConsumed = 0;
-        RequestBodyExamined = 0;
-        RequestBodyReleased = 0;
-        RequestBodyWaitTime = TimeSpan.Zero;
-        ResponseBytesSent = 0;
-        ResponseBlockedTime = TimeSpan.Zero;
-        DeclaredContentLength = null;
-        DiscardingRequestBody = false;
-        ResponseHeadersSent = false;
-        ApplicationCompleted = false;
-        ApplicationStarted = false;
-        IsScheduled = false;
-        IsWaitingForWindow = false;
-        WaitingToRun = false;
-        AbortCallbacksPending = false;
-        SuppressResponseBody = false;
-        ClientPriority = Http2Priority.Default;
-        SchedulerState = null;
-        _handlerPriorityCode = -1;
     }
 
     private void ResetRequest()
@@ -101,6 +69,8 @@ internal partial class Http2Stream
         _replacedRequestBodyReader = null;
         _traceIdentifier = null;
         _requestBodyComplete = false;
+        DeclaredContentLength = null;
+        _clientPriorityCode = NoPriority;
     }
 
     private void ResetResponse()
@@ -125,6 +95,8 @@ internal partial class Http2Stream
         _pendingDirectWrite = null;
         ResponseContentLength = null;
         ResponseBytesWritten = 0;
+        SuppressResponseBody = false;
+        _handlerPriorityCode = NoPriority;
     }
 
     private void ResetLifetime()

@@ -1,25 +1,28 @@
 using System.IO.Pipelines;
 using H2Middleware.Frames;
-using H2Middleware.Protocol;
 using H2Middleware.Scheduling;
 using H2Middleware.ServeLoop;
 
 namespace H2Middleware.Streams;
 
 /// <summary>
-/// One HTTP/2 stream: its protocol state, owned by the serve loop, and the request/response it carries,
-/// exposed to the application as an <see cref="Microsoft.AspNetCore.Http.Features.IFeatureCollection"/>.
-/// The two sides meet only through the request and response body pipes and the loop's messages.
+/// One HTTP/2 stream as the application sees it: the request and response behind an
+/// <see cref="Microsoft.AspNetCore.Http.Features.IFeatureCollection"/>, their body pipes and direct writes. The serve
+/// loop's protocol state for the stream is in its <see cref="StreamEntry"/>, which this side cannot reach: it tells the
+/// loop things only by posting messages through its <see cref="ConnectionPort"/>. The values that cross the other way
+/// (the response status, headers, trailers and content length, a requested reset, <see cref="SuppressResponseBody"/>)
+/// are written by the handler before it starts or completes the response, and read by the loop only after it has
+/// observed that start or completion (volatile flags and the response pipe are the release/acquire points).
 /// </summary>
-internal partial class Http2Stream : IScheduledStream, IThreadPoolWorkItem
+internal partial class Http2Stream : IThreadPoolWorkItem
 {
-    private readonly Http2Connection _connection;
+    private readonly ConnectionPort _port;
 
     /// <summary>Makes the reusable parts (pipes, body streams, header collections); <see cref="Initialize"/> starts each use.</summary>
-    public Http2Stream(Http2Connection connection)
+    public Http2Stream(ConnectionPort port)
     {
-        _connection = connection;
-        var memoryPool = connection.MemoryPool;
+        _port = port;
+        var memoryPool = port.MemoryPool;
         _requestPipe = new Pipe(new PipeOptions(
             pool: memoryPool,
             readerScheduler: PipeScheduler.ThreadPool,
@@ -30,8 +33,8 @@ internal partial class Http2Stream : IScheduledStream, IThreadPoolWorkItem
             pool: memoryPool,
             readerScheduler: PipeScheduler.Inline,
             writerScheduler: PipeScheduler.ThreadPool,
-            pauseWriterThreshold: connection.Options.MaxResponseBufferSizePerStream,
-            resumeWriterThreshold: connection.Options.MaxResponseBufferSizePerStream / 2,
+            pauseWriterThreshold: port.Options.MaxResponseBufferSizePerStream,
+            resumeWriterThreshold: port.Options.MaxResponseBufferSizePerStream / 2,
             useSynchronizationContext: false));
         _requestBodyReader = new RequestBodyReader(this, _requestPipe.Reader);
         _requestBodyStream = new RequestBodyStream(this, _requestBodyReader);
@@ -41,129 +44,55 @@ internal partial class Http2Stream : IScheduledStream, IThreadPoolWorkItem
 
     public int StreamId { get; private set; }
 
-    /// <summary>Which use of this pooled object is current; it stamps every message the stream posts (see <see cref="ServeLoopMessage.IsStale"/>).</summary>
-    public int Generation { get; private set; }
+    /// <summary>The request's content-length, set while its headers are decoded (before the handler runs).</summary>
+    public long? DeclaredContentLength { get; private set; }
 
-    public Http2Connection Connection => _connection;
-
-    // ---- Serve-loop state: written by the serve loop only. SuppressResponseBody and the handler-side values the loop
-    // reads (response status, headers, trailers, content length, requested reset) are published by the handler before
-    // it starts or completes the response, and read by the loop only after it has seen that start or completion. ----
-
-    /// <summary>The stream's RFC 9113 §5.1 state, changed only by <see cref="StreamLifecycle.Apply"/>.</summary>
-    public StreamLifecycle Lifecycle { get; } = new();
-
-    public bool RemoteClosed => Lifecycle.RemoteClosed;
-
-    public bool LocalClosed => Lifecycle.LocalClosed;
-
-    public bool IsClosed => Lifecycle.IsClosed;
-
-    public bool WasReset => Lifecycle.WasReset;
-
-    /// <summary>How much DATA we may send (RFC 9113 §6.9).</summary>
-    public OutboundWindow SendWindow { get; } = new();
-
-    /// <summary>How much DATA the client may still send us, and what the handler has freed.</summary>
-    public InboundWindow ReceiveWindow { get; } = new();
-
-    /// <summary>Request body bytes received in DATA frames (padding excluded), for the content-length check.</summary>
-    public long RequestBodyReceived { get; set; }
-
-    /// <summary>Request body bytes written to the request pipe.</summary>
-    public long RequestBodyDelivered { get; set; }
-
-    /// <summary>Request body bytes the handler has consumed (taken out of the pipe).</summary>
-    public long RequestBodyConsumed { get; set; }
-
-    /// <summary>Request body bytes the handler has examined (at least those it consumed).</summary>
-    public long RequestBodyExamined { get; set; }
-
-    /// <summary>Request body bytes of the pipe whose flow-control window has been given back (or is due with the next WINDOW_UPDATE).</summary>
-    public long RequestBodyReleased { get; set; }
-
-    /// <summary>How long the handler has waited for request body data (for the minimum request body data rate).</summary>
-    public TimeSpan RequestBodyWaitTime { get; set; }
-
-    /// <summary>Response DATA bytes sent.</summary>
-    public long ResponseBytesSent { get; set; }
-
-    /// <summary>How long the response has had data held back by the client (for the minimum response data rate).</summary>
-    public TimeSpan ResponseBlockedTime { get; set; }
-
-    public long? DeclaredContentLength { get; set; }
-
-    /// <summary>Incoming DATA is counted for flow control and dropped (the application is done with the body or it was refused).</summary>
-    public bool DiscardingRequestBody { get; set; }
-
-    public bool ResponseHeadersSent { get; set; }
-
-    public bool ApplicationCompleted { get; set; }
-
-    public bool ApplicationStarted { get; set; }
-
-    /// <summary>The stream waits in the connection's queue for a handler slot.</summary>
-    public bool WaitingToRun { get; set; }
-
-    /// <summary>RequestAborted is being fired on the thread pool: its callbacks may still use the stream, so it is not recycled yet.</summary>
-    public bool AbortCallbacksPending { get; set; }
-
-    /// <summary>The stream is queued in the write scheduler.</summary>
-    public bool IsScheduled { get; set; }
-
-    /// <summary>The stream has data but no window (its own or the connection's) and waits for a WINDOW_UPDATE.</summary>
-    public bool IsWaitingForWindow { get; set; }
-
-    /// <summary>Set when the response must go out with no body: the 500 that replaces a failed handler's response, or HEAD.</summary>
-    public bool SuppressResponseBody { get; set; }
-
-    // ---- IScheduledStream ----
+    /// <summary>
+    /// The response goes out with no body: set for HEAD before the handler runs, or by the handler side for the 500
+    /// that replaces a failed handler's response, before it completes the response.
+    /// </summary>
+    public bool SuppressResponseBody { get; private set; }
 
     public string Method { get; private set; } = string.Empty;
-
-    /// <summary>The raw <c>:path</c>.</summary>
-    public string Path => RawTarget;
 
     public string? Authority { get; private set; }
 
     /// <summary>A CONNECT request: once answered with 2xx its stream is a tunnel that carries only DATA (RFC 9113 §8.5).</summary>
     public bool IsConnectRequest => ReferenceEquals(Method, Microsoft.AspNetCore.Http.HttpMethods.Connect);
 
-    public Http2Priority ClientPriority { get; set; } = Http2Priority.Default;
-
+    /// <summary>The handler's priority, if it set one: written by the handler, read by the scheduler on the serve loop.</summary>
     public Http2Priority? HandlerPriority
     {
-        get
-        {
-            int code = _handlerPriorityCode;
-            return code < 0 ? null : new Http2Priority(code >> 1, (code & 1) != 0);
-        }
+        get => Unpack(_handlerPriorityCode);
         set
         {
-            _handlerPriorityCode = value is { } priority ? (priority.Urgency << 1) | (priority.Incremental ? 1 : 0) : -1;
+            _handlerPriorityCode = Pack(value);
             Post(ServeLoopMessageKind.StreamPriorityChanged);
         }
     }
 
-    public object? SchedulerState { get; set; }
+    /// <summary>The client's priority as the serve loop last published it, for the handler's priority feature.</summary>
+    public Http2Priority ClientPriority => Unpack(_clientPriorityCode) ?? Http2Priority.Default;
 
-    // Written by the handler, read by the scheduler: packed into one int so that it is read whole.
-    private volatile int _handlerPriorityCode = -1;
+    // Priorities cross threads packed into one int each, so that they are read whole.
+    private volatile int _handlerPriorityCode = NoPriority;
+    private volatile int _clientPriorityCode = NoPriority;
+    private const int NoPriority = -1;
 
-    /// <summary>
-    /// Called on the serve loop when the stream ends abnormally: wakes the handler's pending reads and writes and, while
-    /// the handler runs, fires RequestAborted (then <see cref="AbortCallbacksPending"/> holds the stream until it has).
-    /// </summary>
+    private static int Pack(Http2Priority? priority) =>
+        priority is { } value ? (value.Urgency << 1) | (value.Incremental ? 1 : 0) : NoPriority;
+
+    private static Http2Priority? Unpack(int code) => code == NoPriority ? null : new Http2Priority(code >> 1, (code & 1) != 0);
+
+    /// <summary>Called on the serve loop when the client's priority for the stream changes.</summary>
+    public void PublishClientPriority(Http2Priority priority) => _clientPriorityCode = Pack(priority);
+
+    /// <summary>Called on the serve loop when the stream ends abnormally: wakes the handler's pending reads and writes.</summary>
     public void Abort(Http2ErrorCode errorCode)
     {
         _requestPipe.Writer.Complete(new IOException($"The HTTP/2 stream was reset ({errorCode})."));
         _responsePipe.Reader.Complete();
         AbandonResponse();
-        if (ApplicationStarted && !ApplicationCompleted)
-        {
-            AbortCallbacksPending = true;
-            CancelRequestAborted();
-        }
     }
 
     /// <summary>Called on the serve loop for a response the engine makes itself, before any handler ran (431).</summary>
@@ -197,8 +126,11 @@ internal partial class Http2Stream : IScheduledStream, IThreadPoolWorkItem
     }
 
     /// <summary>IThreadPoolWorkItem: runs the application for this stream off the serve loop.</summary>
-    public void Execute() => _ = _connection.Application.RunAsync(this);
+    public void Execute() => _ = _port.Application.RunAsync(this);
 
     public void Post(ServeLoopMessageKind kind, long value = 0, long value2 = 0) =>
-        _connection.Post(new ServeLoopMessage(kind, this, Generation, value, value2));
+        _port.Post(new ServeLoopMessage(kind, StreamId, value, value2));
+
+    /// <summary>Logs an exception thrown by the application or its callbacks for this stream.</summary>
+    public void LogApplicationError(Exception exception) => Http2Log.ApplicationError(_port.Logger, _port.ConnectionId, StreamId, exception);
 }

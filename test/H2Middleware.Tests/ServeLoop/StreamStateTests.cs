@@ -143,6 +143,38 @@ public class StreamStateTests
     }
 
     [Fact]
+    public async Task TrailersWhoseStreamWeResetMidBlockAreDecodedThenIgnored()
+    {
+        // The handler answers before the request ends, so we reset the stream (NO_ERROR) while the client's trailer
+        // block is still open; its CONTINUATION then belongs to a stream that no longer exists on our side.
+        var respond = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var client = await Http2TestClient.ConnectAsync(async context =>
+        {
+            if (context.Request.Path == "/early")
+            {
+                await respond.Task;
+                await context.Response.WriteAsync("early");
+                return;
+            }
+
+            await context.Request.Body.CopyToAsync(context.Response.Body);
+        });
+
+        await client.SendPostAsync(1, "/early");
+        byte[] trailers = client.EncodeHeaderBlock([new("x-checksum", "abc"), new("x-trailer-two", "def")]);
+        await client.SendRawAsync(Frame(Http2FrameType.Headers, Http2FrameFlags.EndStream, 1, trailers[..2]));
+        respond.SetResult();
+        Assert.Equal("early", (await client.ReadResponseAsync(1)).BodyText);
+        await client.ExpectRstStreamAsync(1, Http2ErrorCode.NoError);
+        await client.SendRawAsync(Frame(Http2FrameType.Continuation, Http2FrameFlags.EndHeaders, 1, trailers[2..]));
+
+        // The HPACK contexts are still in step and the next stream is served normally.
+        await client.SendPostAsync(3, "/echo", ("x-checksum", "abc"));
+        await client.SendDataAsync(3, "body of three", endStream: true);
+        Assert.Equal("body of three", (await client.ReadResponseAsync(3)).BodyText);
+    }
+
+    [Fact]
     public async Task EndlessContinuationFramesEndTheConnection()
     {
         await using var client = await Http2TestClient.ConnectAsync(Hello);
