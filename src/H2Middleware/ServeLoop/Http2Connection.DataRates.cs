@@ -1,4 +1,6 @@
 using H2Middleware.Frames;
+using H2Middleware.Protocol;
+using H2Middleware.Output;
 using H2Middleware.Streams;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
@@ -74,7 +76,7 @@ internal sealed partial class Http2Connection
     {
         // Response bytes wait on the client: for its window, or for a flush the transport does not complete.
         bool clientHoldsData = stream.ResponseHeadersSent && !stream.LocalClosed
-            && (stream.IsWaitingForWindow || (stream.IsScheduled && _flushInFlight));
+            && (stream.IsWaitingForWindow || (stream.IsScheduled && _writePass.FlushInFlight));
         if (!clientHoldsData || stream.Stream.MinResponseDataRate is not { } rate)
         {
             return;

@@ -1,4 +1,5 @@
 using H2Middleware.Frames;
+using H2Middleware.Output;
 using H2Middleware.Protocol;
 using H2Middleware.Streams;
 
@@ -10,23 +11,8 @@ namespace H2Middleware.ServeLoop;
 /// </summary>
 internal sealed partial class Http2Connection
 {
-    private readonly List<StreamEntry> _streamsWaitingForWindow = [];
-    private readonly OutboundWindow _connectionSendWindow = new(Http2Limits.DefaultInitialWindowSize);
     private readonly InboundWindow _connectionReceiveWindow;
     private int _peerInitialWindowSize = Http2Limits.DefaultInitialWindowSize;
-
-    private void ResumeStreamsWaitingForWindow()
-    {
-        if (_connectionSendWindow.Available <= 0)
-        {
-            return;
-        }
-
-        for (int i = _streamsWaitingForWindow.Count - 1; i >= 0; i--)
-        {
-            EvaluateOutput(_streamsWaitingForWindow[i]);
-        }
-    }
 
     private void ChangeInitialSendWindow(int newInitialWindow)
     {
@@ -43,7 +29,7 @@ internal sealed partial class Http2Connection
 
         if (delta > 0)
         {
-            ResumeStreamsWaitingForWindow();
+            _sendQueue.ResumeWaitingStreams();
         }
     }
 

@@ -1,5 +1,6 @@
 using System.Buffers;
 using H2Middleware.Frames;
+using H2Middleware.Output;
 using H2Middleware.Protocol;
 using H2Middleware.Hpack;
 using H2Middleware.Scheduling;
@@ -205,16 +206,16 @@ internal sealed partial class Http2Connection
             switch (setting.Parameter)
             {
                 case Http2SettingsParameter.HeaderTableSize:
-                    _hpackEncoder.SetPeerHeaderTableSize(setting.Value);
+                    _responseFields.SetPeerHeaderTableSize(setting.Value);
                     break;
                 case Http2SettingsParameter.InitialWindowSize:
                     ChangeInitialSendWindow((int)setting.Value);
                     break;
                 case Http2SettingsParameter.MaxFrameSize:
-                    _peerMaxFrameSize = (int)setting.Value;
+                    _streamTurn.PeerMaxFrameSize = (int)setting.Value;
                     break;
                 case Http2SettingsParameter.MaxHeaderListSize:
-                    _peerMaxHeaderListSize = setting.Value;
+                    _responseFields.PeerMaxHeaderListSize = setting.Value;
                     break;
             }
         }
@@ -250,12 +251,12 @@ internal sealed partial class Http2Connection
         int increment = frame.WindowSizeIncrement;
         if (frame.StreamId == 0)
         {
-            if (!_connectionSendWindow.TryIncrease(increment))
+            if (!_sendQueue.ConnectionWindow.TryIncrease(increment))
             {
                 throw new Http2ConnectionException(Http2ErrorCode.FlowControlError, "connection window above 2^31-1");
             }
 
-            ResumeStreamsWaitingForWindow();
+            _sendQueue.ResumeWaitingStreams();
             return;
         }
 
@@ -275,7 +276,7 @@ internal sealed partial class Http2Connection
             return;
         }
 
-        EvaluateOutput(stream);
+        _sendQueue.Evaluate(stream);
     }
 
     private void OnPriorityUpdate(in Http2Frame frame)
@@ -293,7 +294,7 @@ internal sealed partial class Http2Connection
             if (!stream.IsClosed)
             {
                 stream.ClientPriority = Http2Priority.Parse(value, stream.ClientPriority);
-                _scheduler.OnPriorityChanged(stream);
+                _sendQueue.Scheduler.OnPriorityChanged(stream);
             }
         }
         else if (streamId > _highestStreamId && _earlyPriorities.Count < Options.MaxStreamsPerConnection)

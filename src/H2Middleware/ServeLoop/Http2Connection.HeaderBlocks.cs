@@ -1,5 +1,6 @@
 using System.Buffers;
 using H2Middleware.Frames;
+using H2Middleware.Output;
 using H2Middleware.Hpack;
 using H2Middleware.Protocol;
 using H2Middleware.Scheduling;

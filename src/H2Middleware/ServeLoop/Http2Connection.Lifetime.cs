@@ -1,4 +1,6 @@
 using H2Middleware.Frames;
+using H2Middleware.Protocol;
+using H2Middleware.Output;
 using Microsoft.AspNetCore.Connections;
 
 namespace H2Middleware.ServeLoop;

@@ -1,6 +1,8 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using H2Middleware.Frames;
+using H2Middleware.Protocol;
+using H2Middleware.Output;
 
 namespace H2Middleware.ServeLoop;
 

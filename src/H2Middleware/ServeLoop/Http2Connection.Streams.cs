@@ -2,6 +2,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using H2Middleware.Protocol;
 using H2Middleware.Frames;
+using H2Middleware.Output;
 using H2Middleware.Streams;
 using Microsoft.AspNetCore.Http;
 
@@ -219,7 +220,7 @@ internal sealed partial class Http2Connection
     {
         if (!stream.IsClosed)
         {
-            _scheduler.OnPriorityChanged(stream);
+            _sendQueue.Scheduler.OnPriorityChanged(stream);
         }
     }
 
@@ -235,7 +236,7 @@ internal sealed partial class Http2Connection
         stream.ApplicationCompleted = true;
         StopReceivingBody(stream);
         stream.Stream.RespondWithStatus(statusCode);
-        EvaluateOutput(stream);
+        _sendQueue.Evaluate(stream);
     }
 
     /// <summary>Sends RST_STREAM and ends the stream on our side (RFC 9113 §5.4.2).</summary>
@@ -301,7 +302,7 @@ internal sealed partial class Http2Connection
             NoteIdle();
         }
 
-        UnscheduleStream(stream);
+        _sendQueue.Remove(stream);
         if (stream.WasReset)
         {
             stream.Stream.Abort(errorCode);

@@ -3,6 +3,7 @@ using System.IO.Pipelines;
 using System.Net;
 using System.Threading.Channels;
 using H2Middleware.Frames;
+using H2Middleware.Output;
 using H2Middleware.Protocol;
 using H2Middleware.Hosting;
 using H2Middleware.Hpack;
@@ -27,14 +28,19 @@ internal sealed partial class Http2Connection
     private readonly PipeWriter _output;
     private readonly Channel<ServeLoopMessage> _messages;
     private readonly HpackDecoder _hpackDecoder;
-    private readonly HpackEncoder _hpackEncoder;
-    private readonly IWriteScheduler _scheduler;
+    private readonly ResponseFieldEncoder _responseFields;
+    private readonly SendQueue _sendQueue;
+    private readonly StreamTurn _streamTurn;
+    private readonly WritePass _writePass;
     private readonly Dictionary<int, StreamEntry> _streams = [];
     private readonly ConnectionPort _port;
     private readonly RequestFieldSink _requestFields;
     private readonly TimeProvider _time;
     private int _streamsServed;
     private bool _stopped;
+    private bool _closing;
+    // Streams above this id are ignored: the client knows from our GOAWAY that they were not processed (RFC 9113 §6.8).
+    private int _goAwayLastStreamId = Http2Limits.MaxStreamId;
     private bool _transportGone;
 
     public Http2Connection(ConnectionContext context, Http2ServeLoopOptions options, StreamApplication application, ILogger logger)
@@ -50,8 +56,11 @@ internal sealed partial class Http2Connection
         // Strings up to 64 KiB decode (and make a 431 when over the list limit); only longer ones are a COMPRESSION_ERROR.
         // The client may use the protocol's initial table size until it acknowledges ours (RFC 9113 §4.3.1).
         _hpackDecoder = new HpackDecoder(Http2Limits.DefaultHeaderTableSize, options.MaxRequestHeaderListSize, Math.Max(options.MaxRequestHeaderListSize, 64 * 1024));
-        _hpackEncoder = new HpackEncoder();
-        _scheduler = options.WriteSchedulerFactory();
+        _responseFields = new ResponseFieldEncoder(_time);
+        _sendQueue = new SendQueue(options.WriteSchedulerFactory(), this);
+        var frameOutput = new FrameOutput(_output, logger, context.ConnectionId);
+        _streamTurn = new StreamTurn(frameOutput, _responseFields, _sendQueue.ConnectionWindow, this);
+        _writePass = new WritePass(frameOutput, _sendQueue, _streamTurn, () => Post(new ServeLoopMessage(ServeLoopMessageKind.FlushCompleted)));
         _requestFields = new RequestFieldSink(new HeaderStringCache());
         _port = new ConnectionPort(
             _messages.Writer,
@@ -68,7 +77,6 @@ internal sealed partial class Http2Connection
         _clientErrors = new ClientErrorBudget(options.ClientErrorBudget);
         _controlFrameRate = new ControlFrameRateLimit(_time);
         _onReadCompleted = () => Post(new ServeLoopMessage(ServeLoopMessageKind.ReadCompleted));
-        _onFlushCompleted = () => Post(new ServeLoopMessage(ServeLoopMessageKind.FlushCompleted));
     }
 
     public Http2ServeLoopOptions Options { get; }
@@ -104,7 +112,7 @@ internal sealed partial class Http2Connection
             {
                 DoPendingWork(messages);
                 // A failure may have queued GOAWAY after the write pass: it is written before the loop sleeps.
-                if (_stopped || messages.TryPeek(out _) || (_controlFrames.Count > 0 && !_flushInFlight))
+                if (_stopped || messages.TryPeek(out _) || (_writePass.HasControlFrames && !_writePass.FlushInFlight))
                 {
                     continue;
                 }
@@ -184,7 +192,7 @@ internal sealed partial class Http2Connection
         switch (message.Kind)
         {
             case ServeLoopMessageKind.StreamOutputReady:
-                EvaluateOutput(stream);
+                _sendQueue.Evaluate(stream);
                 break;
             case ServeLoopMessageKind.StreamBodyConsumed:
                 OnStreamBodyConsumed(stream, message.Value, message.Value2);
@@ -263,11 +271,11 @@ internal sealed partial class Http2Connection
         }
 
         // A flush to a transport that is gone (or to a client that stopped reading) may never complete.
-        if (_flushInFlight && !_transportGone)
+        if (_writePass.FlushInFlight && !_transportGone)
         {
             try
             {
-                await _pendingFlush;
+                await _writePass.PendingFlush;
             }
             catch (Exception)
             {

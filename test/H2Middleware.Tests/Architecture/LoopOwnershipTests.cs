@@ -1,5 +1,6 @@
 using System.Reflection;
 using H2Middleware.Hosting;
+using H2Middleware.Protocol;
 using H2Middleware.ServeLoop;
 using H2Middleware.Streams;
 using NetArchTest.Rules;

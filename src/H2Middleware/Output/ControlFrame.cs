@@ -1,6 +1,6 @@
 using H2Middleware.Frames;
 
-namespace H2Middleware.ServeLoop;
+namespace H2Middleware.Output;
 
 internal enum ControlFrameKind : byte
 {

@@ -1,8 +1,7 @@
-using H2Middleware.Protocol;
 using H2Middleware.Scheduling;
 using H2Middleware.Streams;
 
-namespace H2Middleware.ServeLoop;
+namespace H2Middleware.Protocol;
 
 /// <summary>
 /// The serve loop's record of one stream: its RFC 9113 §5.1 state, flow-control windows, request body accounting,

@@ -1,0 +1,35 @@
+using System.IO.Pipelines;
+using H2Middleware.Frames;
+using H2Middleware.ServeLoop;
+using Microsoft.Extensions.Logging;
+
+namespace H2Middleware.Output;
+
+/// <summary>
+/// The transport's writer as the serve loop uses it: frames are encoded straight into it, and what was written since
+/// the last flush is counted (each frame is traced too), so that the write pass knows when a flush is due.
+/// </summary>
+internal sealed class FrameOutput(PipeWriter writer, ILogger logger, string connectionId)
+{
+    public PipeWriter Writer => writer;
+
+    /// <summary>Bytes written since the last flush started.</summary>
+    public long BytesSinceFlush { get; private set; }
+
+    /// <summary>Counts a frame just written.</summary>
+    public void Count(Http2FrameType type, int streamId, Http2FrameFlags flags, int payloadLength)
+    {
+        BytesSinceFlush += Http2FrameHeader.Size + payloadLength;
+        if (logger.IsEnabled(LogLevel.Trace))
+        {
+            Http2Log.FrameSent(logger, connectionId, type, streamId, (byte)flags, payloadLength);
+        }
+    }
+
+    /// <summary>A flush takes everything written so far.</summary>
+    public ValueTask<FlushResult> Flush()
+    {
+        BytesSinceFlush = 0;
+        return writer.FlushAsync();
+    }
+}

@@ -1,0 +1,136 @@
+using System.Diagnostics.CodeAnalysis;
+using System.IO.Pipelines;
+using H2Middleware.Frames;
+using H2Middleware.Protocol;
+using H2Middleware.Scheduling;
+
+namespace H2Middleware.Output;
+
+/// <summary>
+/// The streams that have something to send: those that can send now wait in the write scheduler, in the order it
+/// chooses; those held back only by flow control (their window or the connection's) wait here until a WINDOW_UPDATE.
+/// A stream is offered to the scheduler only while it can send.
+/// </summary>
+internal sealed class SendQueue(IWriteScheduler scheduler, IStreamOutputEvents events)
+{
+    private readonly List<StreamEntry> _waitingForWindow = [];
+
+    /// <summary>How much DATA the connection may still send (RFC 9113 §6.9).</summary>
+    public OutboundWindow ConnectionWindow { get; } = new(Http2Limits.DefaultInitialWindowSize);
+
+    public IWriteScheduler Scheduler => scheduler;
+
+    /// <summary>Queues the stream in the scheduler if it can send now; parks it if only a window is missing.</summary>
+    public void Evaluate(StreamEntry stream)
+    {
+        if (stream.IsScheduled || stream.LocalClosed || stream.WasReset)
+        {
+            return;
+        }
+
+        stream.Stream.AcknowledgeOutputNotification();
+        switch (Readiness(stream))
+        {
+            case OutputReadiness.Ready:
+                StopWaitingForWindow(stream);
+                stream.IsScheduled = true;
+                scheduler.Enqueue(stream);
+                break;
+            case OutputReadiness.WaitingForWindow when !stream.IsWaitingForWindow:
+                stream.IsWaitingForWindow = true;
+                _waitingForWindow.Add(stream);
+                break;
+        }
+    }
+
+    /// <summary>The stream can no longer send: forgotten by the scheduler and the window wait.</summary>
+    public void Remove(StreamEntry stream)
+    {
+        if (stream.IsScheduled)
+        {
+            stream.IsScheduled = false;
+            scheduler.Remove(stream);
+        }
+
+        StopWaitingForWindow(stream);
+    }
+
+    /// <summary>The next stream to give a turn, as the scheduler picks it.</summary>
+    public bool TryDequeue([NotNullWhen(true)] out StreamEntry? stream)
+    {
+        if (scheduler.TryDequeue(out IScheduledStream? scheduled))
+        {
+            stream = (StreamEntry)scheduled;
+            stream.IsScheduled = false;
+            return true;
+        }
+
+        stream = null;
+        return false;
+    }
+
+    /// <summary>Some window grew: the streams that waited for it are looked at again.</summary>
+    public void ResumeWaitingStreams()
+    {
+        if (ConnectionWindow.Available <= 0)
+        {
+            return;
+        }
+
+        for (int i = _waitingForWindow.Count - 1; i >= 0; i--)
+        {
+            Evaluate(_waitingForWindow[i]);
+        }
+    }
+
+    private void StopWaitingForWindow(StreamEntry stream)
+    {
+        if (stream.IsWaitingForWindow)
+        {
+            stream.IsWaitingForWindow = false;
+            _waitingForWindow.Remove(stream);
+        }
+    }
+
+    private enum OutputReadiness : byte
+    {
+        Nothing,
+        Ready,
+        WaitingForWindow,
+    }
+
+    private OutputReadiness Readiness(StreamEntry stream)
+    {
+        if (!stream.Stream.HasResponseStarted)
+        {
+            return OutputReadiness.Nothing;
+        }
+
+        if (!stream.ResponseHeadersSent)
+        {
+            return OutputReadiness.Ready;
+        }
+
+        bool hasData = stream.Stream.HasDirectWrite;
+        bool completed = false;
+        if (ResponseRead.TryRead(stream, events, out ReadResult result))
+        {
+            hasData |= !result.Buffer.IsEmpty;
+            completed = result.IsCompleted;
+            stream.Stream.ResponseBodyReader.AdvanceTo(result.Buffer.Start);
+        }
+        else if (stream.WasReset)
+        {
+            return OutputReadiness.Nothing;
+        }
+
+        if (hasData)
+        {
+            return stream.Stream.SuppressResponseBody || (stream.SendWindow.Available > 0 && ConnectionWindow.Available > 0)
+                ? OutputReadiness.Ready
+                : OutputReadiness.WaitingForWindow;
+        }
+
+        return completed ? OutputReadiness.Ready : OutputReadiness.Nothing;
+    }
+}

@@ -1,0 +1,167 @@
+using System.IO.Pipelines;
+using System.Text;
+using H2Middleware.Frames;
+using H2Middleware.Protocol;
+
+namespace H2Middleware.Output;
+
+/// <summary>
+/// The serve loop's write pass, run after every batch of messages: control frames first (they bypass the scheduler),
+/// then stream turns in the order the write scheduler picks, encoded straight into the transport's writer. At most one
+/// flush is in flight; a pass flushes when nothing more is ready (the seed's needsFrameFlush) or a batch is large, so
+/// many small frames leave in one write.
+/// </summary>
+internal sealed class WritePass(FrameOutput output, SendQueue sendQueue, StreamTurn turn, Action onFlushCompleted)
+{
+    private const int MaxBytesPerFlush = 128 * 1024;
+
+    private const int MaxQueuedControlFrames = 10_000;
+
+    private readonly Queue<ControlFrame> _controlFrames = new();
+    private ValueTask<FlushResult> _pendingFlush;
+    private string? _goAwayDebugData;
+
+    public bool FlushInFlight { get; private set; }
+
+    public bool HasControlFrames => _controlFrames.Count > 0;
+
+    /// <summary>The flush in flight, for a connection that waits for it before closing.</summary>
+    public ValueTask<FlushResult> PendingFlush => _pendingFlush;
+
+    /// <summary>Writes our SETTINGS (RFC 9113 §3.4) and, when our connection window is larger than the default, its WINDOW_UPDATE.</summary>
+    public void WriteInitialSettings(ReadOnlySpan<Http2Setting> settings, int connectionWindowIncrease)
+    {
+        Http2FrameWriter.WriteSettings(output.Writer, settings);
+        output.Count(Http2FrameType.Settings, 0, Http2FrameFlags.None, settings.Length * 6);
+        if (connectionWindowIncrease > 0)
+        {
+            Http2FrameWriter.WriteWindowUpdate(output.Writer, 0, connectionWindowIncrease);
+            output.Count(Http2FrameType.WindowUpdate, 0, Http2FrameFlags.None, 4);
+        }
+    }
+
+    public void QueueControlFrame(in ControlFrame frame)
+    {
+        // A client that makes us owe it frames (PING, SETTINGS, resets) faster than it reads them is flooding us (CVE-2019-9512/9515).
+        if (_controlFrames.Count >= MaxQueuedControlFrames)
+        {
+            throw new Http2ConnectionException(Http2ErrorCode.EnhanceYourCalm, "too many control frames owed to a client that does not read");
+        }
+
+        _controlFrames.Enqueue(frame);
+    }
+
+    /// <param name="debugData">Why, for the peer's diagnostics (RFC 9113 §6.8): ASCII, without anything secret.</param>
+    public void QueueGoAway(Http2ErrorCode errorCode, int lastStreamId, string? debugData)
+    {
+        _goAwayDebugData = debugData;
+        _controlFrames.Enqueue(new ControlFrame(ControlFrameKind.GoAway, lastStreamId, (long)errorCode));
+    }
+
+    /// <summary>
+    /// Writes until a flush is in flight or nothing is left to write. Streams get turns only while
+    /// <paramref name="streamsMayWrite"/>: a closing connection sends its control frames (GOAWAY last) and nothing else.
+    /// </summary>
+    /// <returns>False when the transport failed (<paramref name="error"/> says how, when it threw).</returns>
+    public bool Run(bool streamsMayWrite, out Exception? error)
+    {
+        error = null;
+        while (!FlushInFlight)
+        {
+            WriteControlFrames();
+            while (streamsMayWrite && output.BytesSinceFlush < MaxBytesPerFlush && sendQueue.TryDequeue(out StreamEntry? stream))
+            {
+                turn.Take(stream);
+                sendQueue.Evaluate(stream);
+            }
+
+            if (output.BytesSinceFlush == 0)
+            {
+                return true;
+            }
+
+            if (!StartFlush(out error))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Takes the result of the flush that completed; false when the transport failed or stopped taking writes.</summary>
+    public bool CompleteFlush(out Exception? error)
+    {
+        FlushInFlight = false;
+        error = null;
+        try
+        {
+            FlushResult result = _pendingFlush.GetAwaiter().GetResult();
+            return !result.IsCompleted && !result.IsCanceled;
+        }
+        catch (Exception exception)
+        {
+            error = exception;
+            return false;
+        }
+    }
+
+    private bool StartFlush(out Exception? error)
+    {
+        error = null;
+        try
+        {
+            _pendingFlush = output.Flush();
+        }
+        catch (Exception exception)
+        {
+            error = exception;
+            return false;
+        }
+
+        FlushInFlight = true;
+        if (!_pendingFlush.IsCompleted)
+        {
+            _pendingFlush.GetAwaiter().UnsafeOnCompleted(onFlushCompleted);
+            return true;
+        }
+
+        return CompleteFlush(out error);
+    }
+
+    private void WriteControlFrames()
+    {
+        PipeWriter writer = output.Writer;
+        while (_controlFrames.TryDequeue(out ControlFrame frame))
+        {
+            switch (frame.Kind)
+            {
+                case ControlFrameKind.SettingsAck:
+                    Http2FrameWriter.WriteSettingsAck(writer);
+                    output.Count(Http2FrameType.Settings, 0, Http2FrameFlags.Ack, 0);
+                    break;
+                case ControlFrameKind.Ping:
+                    Http2FrameWriter.WritePing(writer, frame.PingData, ack: false);
+                    output.Count(Http2FrameType.Ping, 0, Http2FrameFlags.None, 8);
+                    break;
+                case ControlFrameKind.PingAck:
+                    Http2FrameWriter.WritePing(writer, frame.PingData, ack: true);
+                    output.Count(Http2FrameType.Ping, 0, Http2FrameFlags.Ack, 8);
+                    break;
+                case ControlFrameKind.RstStream:
+                    Http2FrameWriter.WriteRstStream(writer, frame.StreamId, frame.ErrorCode);
+                    output.Count(Http2FrameType.RstStream, frame.StreamId, Http2FrameFlags.None, 4);
+                    break;
+                case ControlFrameKind.WindowUpdate:
+                    Http2FrameWriter.WriteWindowUpdate(writer, frame.StreamId, (int)frame.Value);
+                    output.Count(Http2FrameType.WindowUpdate, frame.StreamId, Http2FrameFlags.None, 4);
+                    break;
+                case ControlFrameKind.GoAway:
+                    byte[] debugData = _goAwayDebugData is null ? [] : Encoding.ASCII.GetBytes(_goAwayDebugData);
+                    Http2FrameWriter.WriteGoAway(writer, frame.StreamId, frame.ErrorCode, debugData);
+                    output.Count(Http2FrameType.GoAway, 0, Http2FrameFlags.None, 8 + debugData.Length);
+                    break;
+            }
+        }
+    }
+}
