@@ -1,0 +1,17 @@
+namespace H2Middleware.Scheduling;
+
+/// <summary>
+/// Ready-made values for <see cref="Http2ServeLoopOptions.WriteSchedulerFactory"/>, so that choosing a scheduler
+/// is one line. Each call of a factory makes a new scheduler, because every connection needs its own.
+/// </summary>
+public static class WriteSchedulers
+{
+    /// <summary>RFC 9218 priorities: urgency first, then request order or round-robin as the incremental flag asks. See <see cref="Rfc9218WriteScheduler"/>.</summary>
+    public static Func<IWriteScheduler> Rfc9218 { get; } = static () => new Rfc9218WriteScheduler();
+
+    /// <summary>Every stream in turn, whatever its priority. See <see cref="RoundRobinWriteScheduler"/>.</summary>
+    public static Func<IWriteScheduler> RoundRobin { get; } = static () => new RoundRobinWriteScheduler();
+
+    /// <summary>A stream picked at random each turn, whatever its priority. See <see cref="RandomWriteScheduler"/>.</summary>
+    public static Func<IWriteScheduler> Random { get; } = static () => new RandomWriteScheduler();
+}
