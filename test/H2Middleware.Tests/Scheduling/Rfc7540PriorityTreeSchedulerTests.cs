@@ -1,0 +1,673 @@
+using H2Middleware.Scheduling;
+
+namespace H2Middleware.Tests.Scheduling;
+
+public class Rfc7540PriorityTreeSchedulerTests
+{
+    private sealed class FakeStream(int id) : IScheduledStream
+    {
+        public int StreamId => id;
+
+        public string Method => "GET";
+
+        public string Path => "/";
+
+        public string? Authority => null;
+
+        public Http2Priority ClientPriority => Http2Priority.Default;
+
+        public Http2Priority? HandlerPriority => null;
+
+        public object? SchedulerState { get; set; }
+    }
+
+    /// <summary>Opens a stream as HEADERS with priority fields does: opened, then its priority.</summary>
+    private static FakeStream Open(Rfc7540PriorityTreeScheduler scheduler, int id, int dependsOn = 0, int weight = 16, bool exclusive = false)
+    {
+        var stream = new FakeStream(id);
+        scheduler.OnStreamOpened(stream);
+        scheduler.OnRfc7540Priority(id, dependsOn, weight, exclusive);
+        return stream;
+    }
+
+    /// <summary>Takes turns as the engine does when every stream can always send more: each is enqueued again after its turn.</summary>
+    private static List<int> Turns(Rfc7540PriorityTreeScheduler scheduler, int count)
+    {
+        var order = new List<int>(count);
+        for (int i = 0; i < count; i++)
+        {
+            Assert.True(scheduler.TryDequeue(out IScheduledStream? stream));
+            order.Add(stream.StreamId);
+            scheduler.Enqueue(stream);
+        }
+
+        return order;
+    }
+
+    private static int ParentOf(Rfc7540PriorityTreeScheduler scheduler, int id) => scheduler.FindNode(id)!.Parent!.StreamId;
+
+    private static int WeightOf(Rfc7540PriorityTreeScheduler scheduler, int id) => scheduler.FindNode(id)!.Weight;
+
+    private static int[] ChildrenOf(Rfc7540PriorityTreeScheduler scheduler, int id)
+    {
+        PriorityTreeNode node = id == 0 ? scheduler.Root : scheduler.FindNode(id)!;
+        var children = new List<int>();
+        for (PriorityTreeNode? child = node.FirstChild; child is not null; child = child.NextSibling)
+        {
+            children.Add(child.StreamId);
+        }
+
+        children.Sort();
+        return [.. children];
+    }
+
+    private static bool IsDueBefore(PriorityTreeNode a, PriorityTreeNode b) => (a.Pass, a.Ticket).CompareTo((b.Pass, b.Ticket)) < 0;
+
+    /// <summary>
+    /// The structure every operation must leave: each node reachable from the root exactly once (no cycle, no lost or
+    /// shared node), links that agree both ways, weights 1 to 256, a node in its parent's heap exactly when something in
+    /// its subtree can send, heaps in order, and the retained list holding exactly the stream-less nodes, within bound.
+    /// </summary>
+    private static void AssertTreeIsSound(Rfc7540PriorityTreeScheduler scheduler, int maxRetainedNodes)
+    {
+        PriorityTreeNode root = scheduler.Root;
+        Assert.Null(root.Parent);
+        Assert.False(root.IsReady);
+        var reached = new HashSet<PriorityTreeNode> { root };
+        var pending = new Stack<PriorityTreeNode>();
+        pending.Push(root);
+        int streamless = 0;
+        while (pending.TryPop(out PriorityTreeNode? node))
+        {
+            int activeChildren = 0;
+            PriorityTreeNode? previous = null;
+            for (PriorityTreeNode? child = node.FirstChild; child is not null; child = child.NextSibling)
+            {
+                Assert.True(reached.Add(child), $"node {child.StreamId} is reached twice");
+                Assert.Same(node, child.Parent);
+                Assert.Same(previous, child.PreviousSibling);
+                Assert.InRange(child.Weight, 1, 256);
+                Assert.Same(child, scheduler.FindNode(child.StreamId));
+                Assert.Equal(child.IsActive, child.HeapIndex >= 0);
+                if (child.Stream is null)
+                {
+                    Assert.False(child.IsReady);
+                    streamless++;
+                }
+                else
+                {
+                    Assert.Same(child, child.Stream.SchedulerState);
+                }
+
+                activeChildren += child.IsActive ? 1 : 0;
+                pending.Push(child);
+                previous = child;
+            }
+
+            Assert.Equal(activeChildren, node.ActiveChildren.Count);
+            for (int i = 0; i < node.ActiveChildren.Count; i++)
+            {
+                PriorityTreeNode entry = node.ActiveChildren[i];
+                Assert.Same(node, entry.Parent);
+                Assert.Equal(i, entry.HeapIndex);
+                Assert.False(i > 0 && IsDueBefore(entry, node.ActiveChildren[(i - 1) / 2]), "heap out of order");
+            }
+        }
+
+        Assert.Equal(scheduler.NodeCount + 1, reached.Count);
+        Assert.Equal(streamless, scheduler.RetainedCount);
+        Assert.InRange(scheduler.RetainedCount, 0, maxRetainedNodes);
+        int listed = 0;
+        for (PriorityTreeNode? retained = scheduler.OldestRetained; retained is not null; retained = retained.NewerRetained)
+        {
+            Assert.Null(retained.Stream);
+            Assert.Contains(retained, reached);
+            listed++;
+        }
+
+        Assert.Equal(scheduler.RetainedCount, listed);
+    }
+
+    [Fact]
+    public void OnlyTheTreeAsksForRfc7540PrioritiesAndOtherSchedulersIgnoreTheirSignals()
+    {
+        IWriteScheduler roundRobin = new RoundRobinWriteScheduler();
+        var stream = new FakeStream(1);
+        roundRobin.OnStreamOpened(stream);
+        roundRobin.OnRfc7540Priority(1, 0, 256, exclusive: true);
+        roundRobin.Enqueue(stream);
+        roundRobin.OnStreamClosed(3);
+
+        Assert.True(new Rfc7540PriorityTreeScheduler().UsesRfc7540Priorities);
+        Assert.False(roundRobin.UsesRfc7540Priorities);
+        Assert.True(roundRobin.TryDequeue(out IScheduledStream? taken));
+        Assert.Same(stream, taken);
+    }
+
+    [Fact]
+    public void AStreamWithoutPriorityDependsOnTheRootWithWeight16AndSharesTurnsEqually()
+    {
+        var scheduler = new Rfc7540PriorityTreeScheduler();
+        var first = new FakeStream(1);
+        var second = new FakeStream(3);
+        scheduler.OnStreamOpened(first);
+        scheduler.Enqueue(first);
+        scheduler.Enqueue(second); // never announced as opened: still placed by default
+
+        Assert.Equal(0, ParentOf(scheduler, 1));
+        Assert.Equal(0, ParentOf(scheduler, 3));
+        Assert.Equal(16, WeightOf(scheduler, 1));
+        Assert.Equal(16, WeightOf(scheduler, 3));
+        Assert.Equal([1, 3, 1, 3, 1, 3], Turns(scheduler, 6));
+    }
+
+    [Fact]
+    public void Weights256And1ShareTurns256To1()
+    {
+        var scheduler = new Rfc7540PriorityTreeScheduler();
+        scheduler.Enqueue(Open(scheduler, 1, weight: 256));
+        scheduler.Enqueue(Open(scheduler, 3, weight: 1));
+
+        List<int> order = Turns(scheduler, 257 * 100);
+
+        Assert.InRange(order.Count(id => id == 1), (256 * 100) - 2, (256 * 100) + 2);
+        Assert.InRange(order.Count(id => id == 3), 100 - 2, 100 + 2);
+    }
+
+    [Fact]
+    public void TurnsAreSharedByWeightAtEveryLevel()
+    {
+        // root ─┬─ 1 (w16)
+        //       └─ 3 (w16, cannot send) ─┬─ 5 (w48)
+        //                                 └─ 7 (w16)
+        var scheduler = new Rfc7540PriorityTreeScheduler();
+        scheduler.Enqueue(Open(scheduler, 1));
+        Open(scheduler, 3);
+        scheduler.Enqueue(Open(scheduler, 5, dependsOn: 3, weight: 48));
+        scheduler.Enqueue(Open(scheduler, 7, dependsOn: 3, weight: 16));
+
+        List<int> order = Turns(scheduler, 800);
+
+        Assert.Equal(400, order.Count(id => id == 1));
+        Assert.Equal(300, order.Count(id => id == 5));
+        Assert.Equal(100, order.Count(id => id == 7));
+    }
+
+    [Fact]
+    public void AnExclusiveDependencyAdoptsItsNewSiblings()
+    {
+        var scheduler = new Rfc7540PriorityTreeScheduler();
+        scheduler.Enqueue(Open(scheduler, 1));
+        scheduler.Enqueue(Open(scheduler, 3));
+        scheduler.Enqueue(Open(scheduler, 5, dependsOn: 0, exclusive: true));
+
+        Assert.Equal([5], ChildrenOf(scheduler, 0));
+        Assert.Equal([1, 3], ChildrenOf(scheduler, 5));
+        Assert.Equal([5, 5, 5], Turns(scheduler, 3));
+        AssertTreeIsSound(scheduler, Rfc7540PriorityTreeScheduler.DefaultMaxRetainedNodes);
+    }
+
+    /// <summary>RFC 7540 §5.3.3's example: A made dependent on its own descendant D.</summary>
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void AStreamMovedUnderItsOwnDescendantFirstLiftsThatDescendantToItsOldParent(bool exclusive)
+    {
+        // 1 ── A=3 ─┬─ B=5
+        //           └─ C=7 ─┬─ D=9 ── F=13
+        //                   └─ E=11
+        var scheduler = new Rfc7540PriorityTreeScheduler();
+        Open(scheduler, 1);
+        Open(scheduler, 3, dependsOn: 1);
+        Open(scheduler, 5, dependsOn: 3);
+        Open(scheduler, 7, dependsOn: 3);
+        Open(scheduler, 9, dependsOn: 7, weight: 40);
+        Open(scheduler, 11, dependsOn: 7);
+        Open(scheduler, 13, dependsOn: 9);
+
+        scheduler.OnRfc7540Priority(3, 9, 77, exclusive);
+
+        Assert.Equal([9], ChildrenOf(scheduler, 1));
+        Assert.Equal(40, WeightOf(scheduler, 9));
+        Assert.Equal(77, WeightOf(scheduler, 3));
+        Assert.Equal([11], ChildrenOf(scheduler, 7));
+        if (exclusive)
+        {
+            Assert.Equal([3], ChildrenOf(scheduler, 9));
+            Assert.Equal([5, 7, 13], ChildrenOf(scheduler, 3));
+        }
+        else
+        {
+            Assert.Equal([3, 13], ChildrenOf(scheduler, 9));
+            Assert.Equal([5, 7], ChildrenOf(scheduler, 3));
+        }
+
+        AssertTreeIsSound(scheduler, Rfc7540PriorityTreeScheduler.DefaultMaxRetainedNodes);
+    }
+
+    [Fact]
+    public void AnExclusiveMoveUnderAnAncestorDoesNotMakeACycle()
+    {
+        // 1 ── 3 ── 5: 5 made the exclusive child of 1 must not adopt 3, which holds it, without first leaving it.
+        var scheduler = new Rfc7540PriorityTreeScheduler();
+        Open(scheduler, 1);
+        Open(scheduler, 3, dependsOn: 1);
+        Open(scheduler, 5, dependsOn: 3);
+
+        scheduler.OnRfc7540Priority(5, 1, 16, exclusive: true);
+
+        Assert.Equal([5], ChildrenOf(scheduler, 1));
+        Assert.Equal([3], ChildrenOf(scheduler, 5));
+        Assert.Empty(ChildrenOf(scheduler, 3));
+        AssertTreeIsSound(scheduler, Rfc7540PriorityTreeScheduler.DefaultMaxRetainedNodes);
+    }
+
+    [Fact]
+    public void AParentThatCanSendGoesBeforeItsChildren()
+    {
+        var scheduler = new Rfc7540PriorityTreeScheduler();
+        FakeStream parent = Open(scheduler, 1);
+        scheduler.Enqueue(parent);
+        scheduler.Enqueue(Open(scheduler, 3, dependsOn: 1));
+        scheduler.Enqueue(Open(scheduler, 5, dependsOn: 1));
+
+        Assert.Equal([1, 1, 1], Turns(scheduler, 3));
+        scheduler.Remove(parent);
+        Assert.Equal([3, 5, 3, 5], Turns(scheduler, 4));
+        scheduler.Enqueue(parent);
+        Assert.Equal([1], Turns(scheduler, 1));
+    }
+
+    [Fact]
+    public void AClosedStreamKeepsItsChildrenWhileRetainedAndTheyShareItsTurnsByWeight()
+    {
+        var scheduler = new Rfc7540PriorityTreeScheduler();
+        Open(scheduler, 1, weight: 32);
+        scheduler.Enqueue(Open(scheduler, 3, dependsOn: 1, weight: 16));
+        scheduler.Enqueue(Open(scheduler, 5, dependsOn: 1, weight: 48));
+
+        scheduler.OnStreamClosed(1);
+
+        Assert.Equal([3, 5], ChildrenOf(scheduler, 1));
+        Assert.Null(scheduler.FindNode(1)!.Stream);
+        List<int> order = Turns(scheduler, 400);
+        Assert.Equal(100, order.Count(id => id == 3));
+        Assert.Equal(300, order.Count(id => id == 5));
+    }
+
+    [Fact]
+    public void AnEvictedClosedStreamsChildrenMoveToItsParentSharingItsWeight()
+    {
+        var scheduler = new Rfc7540PriorityTreeScheduler(maxRetainedNodes: 1);
+        Open(scheduler, 1);
+        Open(scheduler, 3, dependsOn: 1, weight: 32);
+        scheduler.Enqueue(Open(scheduler, 5, dependsOn: 3, weight: 16));
+        scheduler.Enqueue(Open(scheduler, 7, dependsOn: 3, weight: 48));
+        scheduler.OnStreamClosed(3);
+        Assert.Equal([5, 7], ChildrenOf(scheduler, 3));
+
+        scheduler.OnRfc7540Priority(99, 0, 16, exclusive: false); // a newer retained node pushes 3 out
+
+        Assert.Null(scheduler.FindNode(3));
+        Assert.Equal([5, 7], ChildrenOf(scheduler, 1));
+        Assert.Equal(8, WeightOf(scheduler, 5));
+        Assert.Equal(24, WeightOf(scheduler, 7));
+        List<int> order = Turns(scheduler, 400);
+        Assert.Equal(100, order.Count(id => id == 5));
+        Assert.Equal(300, order.Count(id => id == 7));
+        AssertTreeIsSound(scheduler, 1);
+    }
+
+    [Fact]
+    public void PriorityForAnIdleStreamIsKeptWhenItOpens()
+    {
+        var scheduler = new Rfc7540PriorityTreeScheduler();
+        Open(scheduler, 1);
+        scheduler.OnRfc7540Priority(5, 1, 200, exclusive: false);
+
+        var stream = new FakeStream(5);
+        scheduler.OnStreamOpened(stream); // HEADERS without priority fields
+        scheduler.Enqueue(stream);
+
+        Assert.Equal(1, ParentOf(scheduler, 5));
+        Assert.Equal(200, WeightOf(scheduler, 5));
+        Assert.Equal(0, scheduler.RetainedCount);
+        Assert.Equal([5], Turns(scheduler, 1));
+    }
+
+    [Fact]
+    public void ADependencyOnAnUnknownStreamGivesTheDefaultPriority()
+    {
+        var scheduler = new Rfc7540PriorityTreeScheduler();
+        Open(scheduler, 1);
+        Open(scheduler, 3);
+
+        scheduler.OnRfc7540Priority(5, 99, 200, exclusive: true);
+        Open(scheduler, 7, dependsOn: 41, weight: 3);
+
+        Assert.Equal([1, 3, 5, 7], ChildrenOf(scheduler, 0));
+        Assert.Equal(16, WeightOf(scheduler, 5));
+        Assert.Equal(16, WeightOf(scheduler, 7));
+        Assert.Null(scheduler.FindNode(99));
+        AssertTreeIsSound(scheduler, Rfc7540PriorityTreeScheduler.DefaultMaxRetainedNodes);
+    }
+
+    [Fact]
+    public void AFloodOfPriorityFramesForIdleStreamsKeepsTheTreeBoundedAndAllocatesNothingOnceFull()
+    {
+        const int MaxRetained = 200;
+        var scheduler = new Rfc7540PriorityTreeScheduler(MaxRetained);
+        FakeStream open = Open(scheduler, 1);
+        scheduler.Enqueue(open);
+
+        void Flood(int from, int count)
+        {
+            for (int i = from; i < from + count; i++)
+            {
+                int id = 3 + (2 * i);
+                scheduler.OnRfc7540Priority(id, i % 3 == 0 ? 0 : id - 2, 1 + (i % 256), exclusive: i % 2 == 0);
+            }
+        }
+
+        Flood(0, 1_000);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        Flood(1_000, 99_000);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal(MaxRetained, scheduler.RetainedCount);
+        Assert.Equal(MaxRetained + 1, scheduler.NodeCount);
+        Assert.Equal(0, allocated);
+        AssertTreeIsSound(scheduler, MaxRetained);
+        Assert.True(scheduler.TryDequeue(out IScheduledStream? taken));
+        Assert.Same(open, taken);
+    }
+
+    [Fact]
+    public void AGroupingNodeThatRequestsKeepNamingOutlivesAFloodOfClosedStreams()
+    {
+        var scheduler = new Rfc7540PriorityTreeScheduler(maxRetainedNodes: 10);
+        scheduler.OnRfc7540Priority(3, 0, 201, exclusive: false);
+        scheduler.OnRfc7540Priority(5, 0, 101, exclusive: false);
+
+        for (int id = 13; id < 1_013; id += 2)
+        {
+            FakeStream stream = Open(scheduler, id, dependsOn: id % 4 == 1 ? 3 : 5, weight: 22);
+            scheduler.Enqueue(stream);
+            Assert.True(scheduler.TryDequeue(out _));
+            scheduler.OnStreamClosed(id);
+        }
+
+        Assert.Equal(0, ParentOf(scheduler, 3));
+        Assert.Equal(201, WeightOf(scheduler, 3));
+        Assert.Equal(101, WeightOf(scheduler, 5));
+        Open(scheduler, 1_013, dependsOn: 5);
+        Assert.Equal(5, ParentOf(scheduler, 1_013));
+        AssertTreeIsSound(scheduler, 10);
+    }
+
+    [Fact]
+    public void TurnsAllocateNothing()
+    {
+        var scheduler = new Rfc7540PriorityTreeScheduler();
+        var streams = new[] { Open(scheduler, 1), Open(scheduler, 3, 1, 200), Open(scheduler, 5, 1, 3), Open(scheduler, 7, 5), Open(scheduler, 9, 0, 256) };
+        foreach (FakeStream stream in streams[1..])
+        {
+            scheduler.Enqueue(stream);
+        }
+
+        Turns(scheduler, 1_000);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10_000; i++)
+        {
+            scheduler.TryDequeue(out IScheduledStream? stream);
+            scheduler.Enqueue(stream!);
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
+    public void AHostileDepthDoesNotOverflowTheStack()
+    {
+        const int Depth = 10_000;
+        var scheduler = new Rfc7540PriorityTreeScheduler(maxRetainedNodes: 0);
+        FakeStream deepest = Open(scheduler, 1);
+        for (int id = 3; id < 2 * Depth; id += 2)
+        {
+            deepest = Open(scheduler, id, dependsOn: id - 2);
+        }
+
+        scheduler.Enqueue(deepest);
+        Assert.Equal([deepest.StreamId, deepest.StreamId], Turns(scheduler, 2));
+        for (int id = 1; id < deepest.StreamId; id += 2)
+        {
+            scheduler.OnStreamClosed(id);
+        }
+
+        Assert.Equal([deepest.StreamId], ChildrenOf(scheduler, 0));
+        AssertTreeIsSound(scheduler, 0);
+    }
+
+    [Fact]
+    public void InvalidPrioritiesAreRefused()
+    {
+        var scheduler = new Rfc7540PriorityTreeScheduler();
+
+        Assert.Throws<ArgumentOutOfRangeException>(() => scheduler.OnRfc7540Priority(1, 0, 0, exclusive: false));
+        Assert.Throws<ArgumentOutOfRangeException>(() => scheduler.OnRfc7540Priority(1, 0, 257, exclusive: false));
+        Assert.Throws<ArgumentOutOfRangeException>(() => scheduler.OnRfc7540Priority(1, 1, 16, exclusive: false));
+        Assert.Throws<ArgumentOutOfRangeException>(() => scheduler.OnRfc7540Priority(0, 1, 16, exclusive: false));
+        Assert.Equal(0, scheduler.NodeCount);
+    }
+
+    /// <summary>
+    /// Go's priority scheduler could leave a stream without a turn while a sibling always had data (golang/go#58804).
+    /// Here the lightest sibling of the heaviest still gets its turn in every 257, and a sibling that pauses and comes
+    /// back is served at once, then alternates, instead of waiting or being paid back for the pause.
+    /// </summary>
+    [Fact]
+    public void GoBugStarvationASiblingOfAStreamThatAlwaysHasDataStillGetsItsTurns()
+    {
+        var scheduler = new Rfc7540PriorityTreeScheduler();
+        scheduler.Enqueue(Open(scheduler, 1, weight: 256));
+        scheduler.Enqueue(Open(scheduler, 3, weight: 1));
+        List<int> order = Turns(scheduler, 257 * 20);
+        int last = -1;
+        for (int turn = 0; turn < order.Count; turn++)
+        {
+            if (order[turn] == 3)
+            {
+                Assert.InRange(turn - last, 1, 258);
+                last = turn;
+            }
+        }
+
+        Assert.InRange(order.Count - last, 1, 258);
+
+        scheduler = new Rfc7540PriorityTreeScheduler();
+        scheduler.Enqueue(Open(scheduler, 1));
+        FakeStream pausing = Open(scheduler, 3);
+        scheduler.Enqueue(pausing);
+        Assert.Equal([1, 3, 1], Turns(scheduler, 3));
+        Assert.True(scheduler.TryDequeue(out IScheduledStream? paused));
+        Assert.Same(pausing, paused);
+        Assert.All(Turns(scheduler, 1_000), id => Assert.Equal(1, id));
+
+        scheduler.Enqueue(pausing);
+
+        Assert.Equal([3, 1, 3, 1, 3, 1], Turns(scheduler, 6));
+    }
+
+    /// <summary>
+    /// Go kept weights as the wire byte (weight − 1) and added one where used, an easy place for 256 to wrap to 0 or
+    /// for sums to overflow. Weight 256 is kept as 256, gives twice the share of 128, and survives being inherited.
+    /// </summary>
+    [Fact]
+    public void GoBugWeightOverflowWeight256IsKeptAndCountedWhole()
+    {
+        var scheduler = new Rfc7540PriorityTreeScheduler(maxRetainedNodes: 0);
+        scheduler.Enqueue(Open(scheduler, 1, weight: 256));
+        scheduler.Enqueue(Open(scheduler, 3, weight: 128));
+        Assert.Equal(256, WeightOf(scheduler, 1));
+        List<int> order = Turns(scheduler, 3_000);
+        Assert.Equal(2_000, order.Count(id => id == 1));
+
+        Open(scheduler, 5, weight: 256);
+        Open(scheduler, 7, dependsOn: 5, weight: 256);
+        scheduler.OnStreamClosed(5);
+        Assert.Equal(256, WeightOf(scheduler, 7));
+
+        Open(scheduler, 9, weight: 256);
+        for (int id = 11; id < 11 + (2 * 300); id += 2)
+        {
+            Open(scheduler, id, dependsOn: 9, weight: 256); // children's weights sum to 76,800
+        }
+
+        scheduler.OnStreamClosed(9);
+        for (int id = 11; id < 11 + (2 * 300); id += 2)
+        {
+            Assert.Equal(0, ParentOf(scheduler, id));
+            Assert.Equal(1, WeightOf(scheduler, id));
+        }
+
+        AssertTreeIsSound(scheduler, 0);
+    }
+
+    /// <summary>
+    /// Go's tree could be corrupted by reprioritisation (a stream moved under its own descendant, exclusive moves), leaving
+    /// cycles or lost streams. Ten thousand seeded random operations — opens, closes, PRIORITY frames on idle, open,
+    /// closed and unknown streams, queueing and turns — and after each, every node is reachable from the root exactly
+    /// once, the heaps agree with the tree, and a stream served never has a queued ancestor.
+    /// </summary>
+    [Theory]
+    [InlineData(0)]
+    [InlineData(8)]
+    [InlineData(200)]
+    public void GoBugTreeCorruptionRandomOperationsKeepTheTreeSound(int maxRetainedNodes)
+    {
+        var random = new Random(7540 + maxRetainedNodes);
+        var scheduler = new Rfc7540PriorityTreeScheduler(maxRetainedNodes);
+        var open = new List<FakeStream>();
+        var queued = new HashSet<FakeStream>();
+        int nextId = 1;
+
+        int AnyId() => 1 + (2 * random.Next((nextId / 2) + 10));
+
+        for (int operation = 0; operation < 10_000; operation++)
+        {
+            switch (random.Next(7))
+            {
+                case 0 when open.Count < 60:
+                    FakeStream opened = new(nextId);
+                    scheduler.OnStreamOpened(opened);
+                    int dependsOn = random.Next(4) == 0 ? 0 : AnyId();
+                    if (dependsOn != nextId)
+                    {
+                        scheduler.OnRfc7540Priority(nextId, dependsOn, random.Next(1, 257), random.Next(3) == 0);
+                    }
+
+                    open.Add(opened);
+                    nextId += 2;
+                    break;
+                case 1 when open.Count > 0:
+                    FakeStream closing = open[random.Next(open.Count)];
+                    if (random.Next(2) == 0)
+                    {
+                        scheduler.Remove(closing);
+                    }
+
+                    scheduler.OnStreamClosed(closing.StreamId);
+                    open.Remove(closing);
+                    queued.Remove(closing);
+                    break;
+                case 2:
+                case 3:
+                    int subject = AnyId();
+                    int parent = random.Next(5) == 0 ? 0 : AnyId();
+                    if (parent != subject)
+                    {
+                        scheduler.OnRfc7540Priority(subject, parent, random.Next(1, 257), random.Next(3) == 0);
+                    }
+
+                    break;
+                case 4 when open.Count > 0:
+                    FakeStream ready = open[random.Next(open.Count)];
+                    if (queued.Add(ready))
+                    {
+                        scheduler.Enqueue(ready);
+                    }
+
+                    break;
+                case 5 when open.Count > 0:
+                    FakeStream blocked = open[random.Next(open.Count)];
+                    scheduler.Remove(blocked);
+                    queued.Remove(blocked);
+                    break;
+                case 6:
+                    bool took = scheduler.TryDequeue(out IScheduledStream? served);
+                    Assert.Equal(queued.Count > 0, took);
+                    if (took)
+                    {
+                        Assert.True(queued.Remove((FakeStream)served!), $"stream {served!.StreamId} was not queued");
+                        for (PriorityTreeNode? above = scheduler.FindNode(served.StreamId)!.Parent; above is not null; above = above.Parent)
+                        {
+                            Assert.False(above.IsReady, $"stream {served.StreamId} was served before its ancestor {above.StreamId}");
+                        }
+
+                        if (random.Next(2) == 0)
+                        {
+                            queued.Add((FakeStream)served);
+                            scheduler.Enqueue(served);
+                        }
+                    }
+
+                    break;
+            }
+
+            AssertTreeIsSound(scheduler, maxRetainedNodes);
+        }
+
+        var drained = new HashSet<IScheduledStream>();
+        while (scheduler.TryDequeue(out IScheduledStream? stream))
+        {
+            Assert.True(drained.Add(stream));
+        }
+
+        Assert.True(queued.SetEquals(drained.Cast<FakeStream>()));
+    }
+
+    /// <summary>
+    /// Go's scheduler could crash, or later hand out a frame of a stream already gone, when a stream with queued data was
+    /// reset (golang/go#17919, and retained closed nodes keeping stale queue state). Closing or removing a queued stream,
+    /// in any order and more than once, throws nothing, and it is never served again.
+    /// </summary>
+    [Fact]
+    public void GoBugResetWithQueuedDataAStreamClosedWhileQueuedIsNeverServedAgain()
+    {
+        var scheduler = new Rfc7540PriorityTreeScheduler();
+        FakeStream reset = Open(scheduler, 1, weight: 256);
+        FakeStream other = Open(scheduler, 3);
+        FakeStream child = Open(scheduler, 5, dependsOn: 1);
+        scheduler.Enqueue(reset);
+        scheduler.Enqueue(other);
+        scheduler.Enqueue(child);
+
+        scheduler.OnStreamClosed(1); // RST_STREAM: the engine may not have removed it first
+        scheduler.Remove(reset);
+        scheduler.OnStreamClosed(1);
+        scheduler.Remove(new FakeStream(7));
+        scheduler.OnStreamClosed(9);
+        scheduler.OnRfc7540Priority(1, 3, 256, exclusive: true); // a late PRIORITY for the closed stream
+
+        Assert.Null(reset.SchedulerState);
+        Assert.DoesNotContain(1, Turns(scheduler, 100));
+        Assert.Equal([1], ChildrenOf(scheduler, 3));
+        Assert.Equal([5], ChildrenOf(scheduler, 1));
+        AssertTreeIsSound(scheduler, Rfc7540PriorityTreeScheduler.DefaultMaxRetainedNodes);
+
+        scheduler.OnStreamClosed(3);
+        scheduler.OnStreamClosed(5);
+        Assert.False(scheduler.TryDequeue(out _));
+        AssertTreeIsSound(scheduler, Rfc7540PriorityTreeScheduler.DefaultMaxRetainedNodes);
+    }
+}
