@@ -11,19 +11,13 @@ namespace H2Middleware.Output;
 /// flush is in flight; a pass flushes when nothing more is ready (the seed's needsFrameFlush) or a batch is large, so
 /// many small frames leave in one write.
 /// </summary>
-internal sealed class WritePass(FrameOutput output, SendQueue sendQueue, StreamTurn turn, Action onFlushCompleted)
+internal sealed class WritePass(FrameOutput output, ControlFrameQueue controlFrames, SendQueue sendQueue, StreamTurn turn, Action onFlushCompleted)
 {
     private const int MaxBytesPerFlush = 128 * 1024;
 
-    private const int MaxQueuedControlFrames = 10_000;
-
-    private readonly Queue<ControlFrame> _controlFrames = new();
     private ValueTask<FlushResult> _pendingFlush;
-    private string? _goAwayDebugData;
 
     public bool FlushInFlight { get; private set; }
-
-    public bool HasControlFrames => _controlFrames.Count > 0;
 
     /// <summary>The flush in flight, for a connection that waits for it before closing.</summary>
     public ValueTask<FlushResult> PendingFlush => _pendingFlush;
@@ -38,24 +32,6 @@ internal sealed class WritePass(FrameOutput output, SendQueue sendQueue, StreamT
             Http2FrameWriter.WriteWindowUpdate(output.Writer, 0, connectionWindowIncrease);
             output.Count(Http2FrameType.WindowUpdate, 0, Http2FrameFlags.None, 4);
         }
-    }
-
-    public void QueueControlFrame(in ControlFrame frame)
-    {
-        // A client that makes us owe it frames (PING, SETTINGS, resets) faster than it reads them is flooding us (CVE-2019-9512/9515).
-        if (_controlFrames.Count >= MaxQueuedControlFrames)
-        {
-            throw new Http2ConnectionException(Http2ErrorCode.EnhanceYourCalm, "too many control frames owed to a client that does not read");
-        }
-
-        _controlFrames.Enqueue(frame);
-    }
-
-    /// <param name="debugData">Why, for the peer's diagnostics (RFC 9113 §6.8): ASCII, without anything secret.</param>
-    public void QueueGoAway(Http2ErrorCode errorCode, int lastStreamId, string? debugData)
-    {
-        _goAwayDebugData = debugData;
-        _controlFrames.Enqueue(new ControlFrame(ControlFrameKind.GoAway, lastStreamId, (long)errorCode));
     }
 
     /// <summary>
@@ -132,7 +108,7 @@ internal sealed class WritePass(FrameOutput output, SendQueue sendQueue, StreamT
     private void WriteControlFrames()
     {
         PipeWriter writer = output.Writer;
-        while (_controlFrames.TryDequeue(out ControlFrame frame))
+        while (controlFrames.TryDequeue(out ControlFrame frame))
         {
             switch (frame.Kind)
             {
@@ -157,7 +133,7 @@ internal sealed class WritePass(FrameOutput output, SendQueue sendQueue, StreamT
                     output.Count(Http2FrameType.WindowUpdate, frame.StreamId, Http2FrameFlags.None, 4);
                     break;
                 case ControlFrameKind.GoAway:
-                    byte[] debugData = _goAwayDebugData is null ? [] : Encoding.ASCII.GetBytes(_goAwayDebugData);
+                    byte[] debugData = controlFrames.GoAwayDebugData is null ? [] : Encoding.ASCII.GetBytes(controlFrames.GoAwayDebugData);
                     Http2FrameWriter.WriteGoAway(writer, frame.StreamId, frame.ErrorCode, debugData);
                     output.Count(Http2FrameType.GoAway, 0, Http2FrameFlags.None, 8 + debugData.Length);
                     break;

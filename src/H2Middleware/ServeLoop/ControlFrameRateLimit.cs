@@ -1,3 +1,6 @@
+using H2Middleware.Frames;
+using H2Middleware.Protocol;
+
 namespace H2Middleware.ServeLoop;
 
 /// <summary>
@@ -13,18 +16,17 @@ internal sealed class ControlFrameRateLimit(TimeProvider time)
     private double _tokens = Burst;
     private long _refilledAt = time.GetTimestamp();
 
-    /// <summary>Takes one frame's token; false when the client has sent more than the limit allows.</summary>
-    public bool TryTake()
+    /// <summary>Takes one frame's token; a client that has sent more than the limit allows is a connection error.</summary>
+    public void Take()
     {
         long now = time.GetTimestamp();
         _tokens = Math.Min(Burst, _tokens + time.GetElapsedTime(_refilledAt, now).TotalSeconds * PerSecond);
         _refilledAt = now;
         if (_tokens < 1)
         {
-            return false;
+            throw new Http2ConnectionException(Http2ErrorCode.EnhanceYourCalm, nameof(ConnectionEndReason.ControlFrameFlood));
         }
 
         _tokens--;
-        return true;
     }
 }

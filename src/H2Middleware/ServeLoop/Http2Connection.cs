@@ -1,17 +1,14 @@
 using System.Buffers;
 using System.IO.Pipelines;
-using System.Net;
 using System.Threading.Channels;
 using H2Middleware.Frames;
-using H2Middleware.Output;
-using H2Middleware.Protocol;
 using H2Middleware.Hosting;
 using H2Middleware.Hpack;
+using H2Middleware.Output;
+using H2Middleware.Protocol;
 using H2Middleware.Scheduling;
-using H2Middleware.Streams;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 
 namespace H2Middleware.ServeLoop;
@@ -19,49 +16,76 @@ namespace H2Middleware.ServeLoop;
 /// <summary>
 /// The serve loop of one HTTP/2 connection: an actor that alone owns the connection's state (streams, windows,
 /// settings, HPACK contexts, the write scheduler). Everything else — the transport's read and flush completions,
-/// handlers, timers, the host — talks to it by posting a <see cref="ServeLoopMessage"/>.
+/// handlers, timers, the host — talks to it by posting a <see cref="ServeLoopMessage"/>. This file holds the loop
+/// itself: its state, the message dispatch and the error boundary, timers and the connection's end; frames and
+/// streams are in <c>Http2Connection.Frames.cs</c>.
 /// </summary>
 internal sealed partial class Http2Connection
 {
+    /// <summary>How long a connection that failed keeps reading after its GOAWAY, waiting for the client to close.</summary>
+    private static readonly TimeSpan LingerTimeout = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long a closing connection waits for the client to read its last frames.</summary>
+    private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>Without the PING's ack, the final GOAWAY of a graceful shutdown goes out after this long anyway.</summary>
+    private static readonly TimeSpan FinalGoAwayDelay = TimeSpan.FromSeconds(1);
+
+    /// <summary>The opaque data of the PING that follows the first GOAWAY of a graceful shutdown.</summary>
+    private const ulong ShutdownPingData = 0x4832_474F_4157_4159;
+
+    // The transport, the inbox and the loop's collaborators, each owning its own state.
     private readonly ConnectionContext _context;
-    private readonly PipeReader _input;
     private readonly PipeWriter _output;
     private readonly Channel<ServeLoopMessage> _messages;
+    private readonly ConnectionPort _port;
+    private readonly TimeProvider _time;
+    private readonly LoopTimers _timers;
+    private readonly StreamTable _streams;
+    private readonly HandlerSlots _handlers;
+    private readonly StreamCoordinator _coordinator;
     private readonly HpackDecoder _hpackDecoder;
+    private readonly HeaderBlockAssembler _headerBlocks;
+    private readonly RequestBodyFlow _requestBodies;
     private readonly ResponseFieldEncoder _responseFields;
     private readonly SendQueue _sendQueue;
+    private readonly ControlFrameQueue _controlFrames;
     private readonly StreamTurn _streamTurn;
     private readonly WritePass _writePass;
-    private readonly Dictionary<int, StreamEntry> _streams = [];
-    private readonly ConnectionPort _port;
-    private readonly RequestFieldSink _requestFields;
-    private readonly TimeProvider _time;
+    private readonly DataRateMonitor _dataRates;
+    private readonly ControlFrameRateLimit _controlFrameRate;
+    private readonly Dictionary<int, Http2Priority> _earlyPriorities = [];
+    private readonly ReadPump _reads;
+    private readonly KeepAlivePing _keepAlivePing;
+
+    // Frames and streams.
+    private bool _stopReading;
+    private bool _sawFirstSettings;
+    private int _unacknowledgedSettings;
+    private int _highestStreamId;
+    private int _refusedBeforeSettingsAck;
+    private int _peerInitialWindowSize = Http2Limits.DefaultInitialWindowSize;
+    private long? _headerBlockStartedAt;
     private int _streamsServed;
-    private bool _stopped;
-    private bool _closing;
+
+    // The connection's end.
+    private bool _shuttingDown;
+    private bool _finalGoAwaySent;
     // Streams above this id are ignored: the client knows from our GOAWAY that they were not processed (RFC 9113 §6.8).
     private int _goAwayLastStreamId = Http2Limits.MaxStreamId;
+    private bool _closing;
+    private bool _lingerBeforeClose;
+    private bool _stopped;
     private bool _transportGone;
 
     public Http2Connection(ConnectionContext context, Http2ServeLoopOptions options, StreamApplication application, ILogger logger)
     {
         _context = context;
-        _input = context.Transport.Input;
         _output = context.Transport.Output;
         Options = options;
-        Application = application;
         Logger = logger;
         _time = options.TimeProvider;
         _messages = Channel.CreateUnbounded<ServeLoopMessage>(new UnboundedChannelOptions { SingleReader = true, AllowSynchronousContinuations = false });
-        // Strings up to 64 KiB decode (and make a 431 when over the list limit); only longer ones are a COMPRESSION_ERROR.
-        // The client may use the protocol's initial table size until it acknowledges ours (RFC 9113 §4.3.1).
-        _hpackDecoder = new HpackDecoder(Http2Limits.DefaultHeaderTableSize, options.MaxRequestHeaderListSize, Math.Max(options.MaxRequestHeaderListSize, 64 * 1024));
-        _responseFields = new ResponseFieldEncoder(_time);
-        _sendQueue = new SendQueue(options.WriteSchedulerFactory(), this);
-        var frameOutput = new FrameOutput(_output, logger, context.ConnectionId);
-        _streamTurn = new StreamTurn(frameOutput, _responseFields, _sendQueue.ConnectionWindow, this);
-        _writePass = new WritePass(frameOutput, _sendQueue, _streamTurn, () => Post(new ServeLoopMessage(ServeLoopMessageKind.FlushCompleted)));
-        _requestFields = new RequestFieldSink(new HeaderStringCache());
         _port = new ConnectionPort(
             _messages.Writer,
             context.ConnectionId,
@@ -72,16 +96,33 @@ internal sealed partial class Http2Connection
             options,
             application,
             logger);
-        _connectionReceiveWindow = new InboundWindow(options.InitialConnectionWindowSize);
-        _closedStreams = new ClosedStreams(Math.Clamp(2 * options.MaxStreamsPerConnection, 64, 4096));
-        _clientErrors = new ClientErrorBudget(options.ClientErrorBudget);
+        _timers = new LoopTimers(_time, which => Post(new ServeLoopMessage(ServeLoopMessageKind.TimerFired, (long)which)));
+        _streams = new StreamTable(
+            () => new StreamEntry(application.CreateStream(_port)),
+            poolCapacity: options.MaxStreamsPerConnection,
+            closedStreamMemory: Math.Clamp(2 * options.MaxStreamsPerConnection, 64, 4096));
+        _handlers = new HandlerSlots(options.MaxStreamsPerConnection);
+        // Strings up to 64 KiB decode (and make a 431 when over the list limit); only longer ones are a COMPRESSION_ERROR.
+        // The client may use the protocol's initial table size until it acknowledges ours (RFC 9113 §4.3.1).
+        _hpackDecoder = new HpackDecoder(Http2Limits.DefaultHeaderTableSize, options.MaxRequestHeaderListSize, Math.Max(options.MaxRequestHeaderListSize, 64 * 1024));
+        _headerBlocks = new HeaderBlockAssembler(_hpackDecoder, new HeaderStringCache());
+        _controlFrames = new ControlFrameQueue();
+        _requestBodies = new RequestBodyFlow(options.InitialConnectionWindowSize, options.MaxRequestBufferSizePerStream, _controlFrames);
+        _coordinator = new StreamCoordinator(
+            _streams, _handlers, _requestBodies, options.WriteSchedulerFactory(), _controlFrames,
+            new ClientErrorBudget(options.ClientErrorBudget), _time, logger, context.ConnectionId, streamEnded: CloseIfDrained);
+        _sendQueue = _coordinator.SendQueue;
+        _responseFields = new ResponseFieldEncoder(_time);
+        var frameOutput = new FrameOutput(_output, logger, context.ConnectionId);
+        _streamTurn = new StreamTurn(frameOutput, _responseFields, _sendQueue.ConnectionWindow, _coordinator);
+        _writePass = new WritePass(frameOutput, _controlFrames, _sendQueue, _streamTurn, () => Post(new ServeLoopMessage(ServeLoopMessageKind.FlushCompleted)));
+        _dataRates = new DataRateMonitor(_time);
         _controlFrameRate = new ControlFrameRateLimit(_time);
-        _onReadCompleted = () => Post(new ServeLoopMessage(ServeLoopMessageKind.ReadCompleted));
+        _reads = new ReadPump(context.Transport.Input, () => Post(new ServeLoopMessage(ServeLoopMessageKind.ReadCompleted)));
+        _keepAlivePing = new KeepAlivePing(_time, options.KeepAlivePingDelay, options.KeepAlivePingTimeout);
     }
 
     public Http2ServeLoopOptions Options { get; }
-
-    public StreamApplication Application { get; }
 
     public ILogger Logger { get; }
 
@@ -112,7 +153,7 @@ internal sealed partial class Http2Connection
             {
                 DoPendingWork(messages);
                 // A failure may have queued GOAWAY after the write pass: it is written before the loop sleeps.
-                if (_stopped || messages.TryPeek(out _) || (_writePass.HasControlFrames && !_writePass.FlushInFlight))
+                if (_stopped || messages.TryPeek(out _) || (_controlFrames.HasFrames && !_writePass.FlushInFlight))
                 {
                     continue;
                 }
@@ -165,7 +206,11 @@ internal sealed partial class Http2Connection
                 OnReadCompleted();
                 break;
             case ServeLoopMessageKind.FlushCompleted:
-                OnFlushCompleted();
+                if (!_writePass.CompleteFlush(out Exception? error))
+                {
+                    OnTransportWriteFailed(error);
+                }
+
                 break;
             case ServeLoopMessageKind.TimerFired:
                 OnTimerFired((ServeLoopTimer)message.Value);
@@ -178,7 +223,7 @@ internal sealed partial class Http2Connection
                 break;
             default:
                 // A message about a stream whose entry has been recycled is about a stream that no longer exists.
-                if (_streams.TryGetValue(message.StreamId, out StreamEntry? stream))
+                if (_streams.TryGet(message.StreamId, out StreamEntry? stream))
                 {
                     ProcessStreamMessage(stream, message);
                 }
@@ -195,20 +240,209 @@ internal sealed partial class Http2Connection
                 _sendQueue.Evaluate(stream);
                 break;
             case ServeLoopMessageKind.StreamBodyConsumed:
-                OnStreamBodyConsumed(stream, message.Value, message.Value2);
+                _requestBodies.OnConsumed(stream, message.Value, message.Value2);
                 break;
             case ServeLoopMessageKind.StreamApplicationCompleted:
-                OnStreamApplicationCompleted(stream);
+                _coordinator.OnApplicationCompleted(stream);
                 break;
             case ServeLoopMessageKind.StreamResetByApplication:
-                OnStreamResetByApplication(stream, message.ErrorCode);
+                _coordinator.OnApplicationReset(stream, message.ErrorCode);
                 break;
-            case ServeLoopMessageKind.StreamPriorityChanged:
-                OnStreamPriorityChanged(stream);
+            case ServeLoopMessageKind.StreamPriorityChanged when !stream.IsClosed:
+                _sendQueue.Scheduler.OnPriorityChanged(stream);
                 break;
             case ServeLoopMessageKind.StreamAbortDelivered:
-                OnStreamAbortDelivered(stream);
+                _coordinator.OnAbortDelivered(stream);
                 break;
+        }
+    }
+
+    private void QueueInitialSettings()
+    {
+        Span<Http2Setting> settings =
+        [
+            new(Http2SettingsParameter.MaxConcurrentStreams, (uint)Options.MaxStreamsPerConnection),
+            new(Http2SettingsParameter.InitialWindowSize, (uint)Options.InitialStreamWindowSize),
+            new(Http2SettingsParameter.MaxFrameSize, (uint)Options.MaxFrameSize),
+            new(Http2SettingsParameter.HeaderTableSize, (uint)Options.HeaderTableSize),
+            new(Http2SettingsParameter.MaxHeaderListSize, (uint)Options.MaxRequestHeaderListSize),
+            new(Http2SettingsParameter.NoRfc7540Priorities, 1),
+        ];
+        _writePass.WriteInitialSettings(settings, Options.InitialConnectionWindowSize - Http2Limits.DefaultInitialWindowSize);
+        _unacknowledgedSettings++;
+        _timers.ArmOnce(ServeLoopTimer.SettingsAck, Options.SettingsAckTimeout);
+    }
+
+    private void OnSettingsAcknowledged()
+    {
+        if (_unacknowledgedSettings > 0 && --_unacknowledgedSettings == 0)
+        {
+            _hpackDecoder.ApplyAcknowledgedTableSizeLimit(Options.HeaderTableSize);
+            _timers.Cancel(ServeLoopTimer.SettingsAck);
+        }
+    }
+
+    /// <summary>The loop's write pass: runs after every batch of messages.</summary>
+    private void WriteFrames()
+    {
+        if (!_writePass.Run(streamsMayWrite: !_closing, out Exception? error))
+        {
+            OnTransportWriteFailed(error);
+        }
+        else if (_closing && !_writePass.FlushInFlight && !_controlFrames.HasFrames)
+        {
+            _stopped = true;
+        }
+    }
+
+    private void OnTransportWriteFailed(Exception? error)
+    {
+        string reason = error is null ? "the transport stopped accepting writes" : "writing to the transport failed";
+        if (error is not null)
+        {
+            Http2Log.TransportFailed(Logger, ConnectionId, reason, error);
+        }
+
+        Abort(reason);
+    }
+
+    private void StartTimers()
+    {
+        _timers.Arm(ServeLoopTimer.Preface, Options.PrefaceTimeout);
+        _timers.Arm(ServeLoopTimer.KeepAlive, Options.KeepAliveTimeout);
+        if (_keepAlivePing.Enabled)
+        {
+            _timers.Arm(ServeLoopTimer.KeepAlivePing, _keepAlivePing.Delay);
+        }
+    }
+
+    private void OnTimerFired(ServeLoopTimer timer)
+    {
+        switch (timer)
+        {
+            case ServeLoopTimer.Preface when _timers.IsArmed(ServeLoopTimer.Preface):
+                Http2Log.ConnectionTimedOut(Logger, ConnectionId, "no client preface and SETTINGS");
+                FailConnection(Http2ErrorCode.ProtocolError, "the client preface did not arrive in time");
+                break;
+            case ServeLoopTimer.SettingsAck when _timers.IsArmed(ServeLoopTimer.SettingsAck):
+                Http2Log.ConnectionTimedOut(Logger, ConnectionId, "SETTINGS not acknowledged");
+                FailConnection(Http2ErrorCode.SettingsTimeout, "the client did not acknowledge SETTINGS");
+                break;
+            case ServeLoopTimer.KeepAlive:
+                OnKeepAliveTimer();
+                break;
+            case ServeLoopTimer.KeepAlivePing:
+                OnKeepAlivePingTimer();
+                break;
+            case ServeLoopTimer.RequestHeaders:
+                OnHeaderBlockTimer();
+                break;
+            case ServeLoopTimer.DataRates:
+                CheckDataRates();
+                break;
+            case ServeLoopTimer.FinalGoAway:
+                SendFinalGoAway();
+                break;
+            case ServeLoopTimer.Shutdown:
+                Http2Log.ConnectionTimedOut(Logger, ConnectionId, "streams did not finish within the shutdown timeout");
+                _coordinator.AbortAll(Http2ErrorCode.Cancel);
+                BeginClosing();
+                break;
+            case ServeLoopTimer.Close:
+                // The peer will not read our last frames (CVE-2019-9517 and friends): do not wait for it any longer.
+                Http2Log.ConnectionTimedOut(Logger, ConnectionId, "the closing frames could not be written");
+                _context.Abort(new ConnectionAbortedException("The client did not read the connection's closing frames."));
+                Abort("the client did not read the closing frames");
+                break;
+        }
+    }
+
+    private void OnKeepAliveTimer()
+    {
+        bool idle = _streams.OpenCount == 0 && _handlers.Running == 0;
+        TimeSpan idleFor = _time.GetElapsedTime(_coordinator.IdleSince);
+        if (idle && idleFor >= Options.KeepAliveTimeout)
+        {
+            Http2Log.ConnectionTimedOut(Logger, ConnectionId, "idle");
+            StartGracefulShutdown();
+            return;
+        }
+
+        _timers.Arm(ServeLoopTimer.KeepAlive, idle ? Options.KeepAliveTimeout - idleFor : Options.KeepAliveTimeout);
+    }
+
+    private void OnKeepAlivePingTimer()
+    {
+        switch (_keepAlivePing.OnTimer(out TimeSpan next))
+        {
+            case KeepAlivePing.Step.ClientGone:
+                Http2Log.ConnectionTimedOut(Logger, ConnectionId, "the keep-alive PING was not acknowledged");
+                _context.Abort(new ConnectionAbortedException("The client did not acknowledge the keep-alive PING."));
+                Abort("the keep-alive PING was not acknowledged");
+                return;
+            case KeepAlivePing.Step.SendPing:
+                _controlFrames.Enqueue(new ControlFrame(ControlFrameKind.Ping, PingData: KeepAlivePing.Data));
+                break;
+        }
+
+        _timers.Arm(ServeLoopTimer.KeepAlivePing, next);
+    }
+
+    /// <summary>A header block spans CONTINUATION frames: it must complete within the request headers timeout (slowloris).</summary>
+    private void OnHeaderBlockTimer()
+    {
+        if (_headerBlockStartedAt is not { } startedAt)
+        {
+            return;
+        }
+
+        TimeSpan open = _time.GetElapsedTime(startedAt);
+        if (open < Options.RequestHeadersTimeout)
+        {
+            _timers.Arm(ServeLoopTimer.RequestHeaders, Options.RequestHeadersTimeout - open);
+            return;
+        }
+
+        Http2Log.ConnectionTimedOut(Logger, ConnectionId, "a request header block did not complete");
+        FailConnection(Http2ErrorCode.EnhanceYourCalm, nameof(ConnectionEndReason.RequestHeadersTimeout));
+    }
+
+    private void StartDataRateChecks()
+    {
+        if (_dataRates.Start())
+        {
+            _timers.Arm(ServeLoopTimer.DataRates, DataRateMonitor.Interval);
+        }
+    }
+
+    private void CheckDataRates()
+    {
+        TimeSpan elapsed = _dataRates.TakeElapsed();
+        foreach (StreamEntry stream in _streams.Entries)
+        {
+            if (stream.IsClosed)
+            {
+                continue;
+            }
+
+            if (DataRateMonitor.RequestBodyTooSlow(stream, elapsed))
+            {
+                Http2Log.DataRateTooLow(Logger, ConnectionId, stream.StreamId, "request body", stream.RequestBodyReceived, stream.RequestBodyWaitTime);
+                stream.Stream.FailRequestBodyTooSlow();
+                _requestBodies.StopReceiving(stream);
+            }
+
+            if (DataRateMonitor.ResponseTooSlow(stream, elapsed, _writePass.FlushInFlight))
+            {
+                Http2Log.DataRateTooLow(Logger, ConnectionId, stream.StreamId, "response", stream.ResponseBytesSent, stream.ResponseBlockedTime);
+                _coordinator.Reset(stream, Http2ErrorCode.EnhanceYourCalm, "the client took the response too slowly");
+            }
+        }
+
+        _dataRates.Continue(streamsOpen: _streams.OpenCount > 0);
+        if (_dataRates.IsRunning)
+        {
+            _timers.Arm(ServeLoopTimer.DataRates, DataRateMonitor.Interval);
         }
     }
 
@@ -217,6 +451,55 @@ internal sealed partial class Http2Connection
         var lifetime = _context.Features.Get<IConnectionLifetimeNotificationFeature>();
         return lifetime?.ConnectionClosedRequested.Register(
             static state => ((Http2Connection)state!).Post(new ServeLoopMessage(ServeLoopMessageKind.ShutdownRequested)), this);
+    }
+
+    /// <summary>
+    /// A graceful shutdown in two GOAWAYs (RFC 9113 §6.8): the first, with last-stream-id 2^31−1, tells the client to
+    /// open no more streams; a PING round trip later, when every request the client sent before it has arrived, the
+    /// second names the last stream we serve. Streams up to it finish, later ones are ignored (the client may retry
+    /// them elsewhere), and the connection closes once they are done or the shutdown timeout passes.
+    /// </summary>
+    private void StartGracefulShutdown()
+    {
+        if (_shuttingDown || _closing)
+        {
+            return;
+        }
+
+        _shuttingDown = true;
+        SendGoAway(Http2ErrorCode.NoError, Http2Limits.MaxStreamId);
+        _controlFrames.Enqueue(new ControlFrame(ControlFrameKind.Ping, PingData: ShutdownPingData));
+        _timers.Arm(ServeLoopTimer.FinalGoAway, FinalGoAwayDelay);
+        _timers.Arm(ServeLoopTimer.Shutdown, Options.ShutdownTimeout);
+    }
+
+    private void SendFinalGoAway()
+    {
+        if (!_shuttingDown || _finalGoAwaySent || _closing)
+        {
+            return;
+        }
+
+        _finalGoAwaySent = true;
+        SendGoAway(Http2ErrorCode.NoError, Math.Min(_highestStreamId, _goAwayLastStreamId));
+        CloseIfDrained();
+    }
+
+    /// <summary>During a graceful shutdown, closes once the final GOAWAY is out, no stream is open and no handler runs.</summary>
+    private void CloseIfDrained()
+    {
+        if (_finalGoAwaySent && _streams.OpenCount == 0 && _handlers.Running == 0 && !_headerBlocks.IsOpen)
+        {
+            BeginClosing();
+        }
+    }
+
+    /// <param name="debugData">Why, for the peer's diagnostics (RFC 9113 §6.8): ASCII, without anything secret.</param>
+    private void SendGoAway(Http2ErrorCode errorCode, int lastStreamId, string? debugData = null)
+    {
+        _goAwayLastStreamId = lastStreamId;
+        _controlFrames.EnqueueGoAway(errorCode, lastStreamId, debugData);
+        Http2Log.GoAwaySent(Logger, ConnectionId, lastStreamId, errorCode);
     }
 
     /// <summary>Fails the connection with GOAWAY (RFC 9113 §5.4.1) and closes it once the GOAWAY is flushed.</summary>
@@ -231,16 +514,26 @@ internal sealed partial class Http2Connection
         _lingerBeforeClose = true;
         // A GOAWAY never raises the last-stream-id of an earlier one (RFC 9113 §6.8).
         SendGoAway(errorCode, Math.Min(_highestStreamId, _goAwayLastStreamId), reason);
-        AbortAllStreams(errorCode);
+        _coordinator.AbortAll(errorCode);
         BeginClosing();
         Http2Log.ConnectionError(Logger, ConnectionId, errorCode, reason);
+    }
+
+    /// <summary>
+    /// From here the loop stops once what is queued has been flushed. A client that stops reading cannot hold the
+    /// connection open that way: after <see cref="CloseTimeout"/> the transport is aborted.
+    /// </summary>
+    private void BeginClosing()
+    {
+        _closing = true;
+        _timers.ArmOnce(ServeLoopTimer.Close, CloseTimeout);
     }
 
     /// <summary>Stops at once: the transport is gone or the connection must not linger.</summary>
     private void Abort(string reason)
     {
         Http2Log.TransportFailed(Logger, ConnectionId, reason, null);
-        AbortAllStreams(Http2ErrorCode.Cancel);
+        _coordinator.AbortAll(Http2ErrorCode.Cancel);
         _stopped = true;
         _transportGone = true;
     }
@@ -251,20 +544,21 @@ internal sealed partial class Http2Connection
     /// </summary>
     private async Task ShutDownAsync()
     {
-        DisposeTimers();
-        AbortAllStreams(Http2ErrorCode.Cancel);
+        _timers.DisposeAll();
+        _coordinator.AbortAll(Http2ErrorCode.Cancel);
         ChannelReader<ServeLoopMessage> messages = _messages.Reader;
-        while (_runningApplications > 0)
+        int running = _handlers.Running;
+        while (running > 0)
         {
             while (messages.TryRead(out ServeLoopMessage message))
             {
                 if (message.Kind == ServeLoopMessageKind.StreamApplicationCompleted)
                 {
-                    _runningApplications--;
+                    running--;
                 }
             }
 
-            if (_runningApplications > 0)
+            if (running > 0)
             {
                 await messages.WaitToReadAsync();
             }
@@ -285,60 +579,10 @@ internal sealed partial class Http2Connection
 
         if (_lingerBeforeClose && !_transportGone)
         {
-            await LingerAsync(messages);
+            await _reads.LingerAsync(_output, messages, LingerTimeout);
         }
 
         _messages.Writer.TryComplete();
-        if (_readInFlight)
-        {
-            _input.CancelPendingRead();
-        }
-    }
-
-    /// <summary>How long a connection that failed keeps reading after its GOAWAY, waiting for the client to close.</summary>
-    private static readonly TimeSpan LingerTimeout = TimeSpan.FromSeconds(1);
-
-    /// <summary>
-    /// After a connection error our GOAWAY is out: end our side, then read and drop what the client still sends until it
-    /// closes, for a moment at most. Closing a socket with unread bytes resets it, and a client can lose our GOAWAY to
-    /// that reset before reading it (a client still sending its preface when TLS is refused, say).
-    /// </summary>
-    private async Task LingerAsync(ChannelReader<ServeLoopMessage> messages)
-    {
-        using var linger = new CancellationTokenSource(LingerTimeout);
-        using CancellationTokenRegistration cancelRead = linger.Token.Register(static input => ((PipeReader)input!).CancelPendingRead(), _input);
-        try
-        {
-            await _output.CompleteAsync();
-            while (true)
-            {
-                ReadResult result;
-                if (_readInFlight)
-                {
-                    // The pending read reports to the loop's channel: wait for that report.
-                    while (!messages.TryRead(out ServeLoopMessage message) || message.Kind != ServeLoopMessageKind.ReadCompleted)
-                    {
-                        await messages.WaitToReadAsync();
-                    }
-
-                    _readInFlight = false;
-                    result = _pendingRead.GetAwaiter().GetResult();
-                }
-                else
-                {
-                    result = await _input.ReadAsync();
-                }
-
-                _input.AdvanceTo(result.Buffer.End);
-                if (result.IsCompleted || result.IsCanceled)
-                {
-                    return;
-                }
-            }
-        }
-        catch (Exception)
-        {
-            // The transport failed while we waited for the client: it is closed either way.
-        }
+        _reads.CancelPendingRead();
     }
 }

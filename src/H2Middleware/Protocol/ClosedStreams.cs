@@ -1,6 +1,4 @@
-using H2Middleware.Protocol;
-
-namespace H2Middleware.ServeLoop;
+namespace H2Middleware.Protocol;
 
 /// <summary>
 /// The ids of the last streams to close and how each closed, kept after the stream objects are recycled so that late

@@ -1,0 +1,87 @@
+using System.Diagnostics.CodeAnalysis;
+
+namespace H2Middleware.Protocol;
+
+/// <summary>
+/// The connection's streams: the entries by id, the pool of recycled entries, the count of open streams, and how the
+/// last closed streams ended (kept after their entries are recycled, so late frames are still judged by who closed
+/// the stream). A closed entry stays in the table until nothing of its handler side can touch it any more, so that the
+/// handler's last messages find it; ids are never reused, so a message for a recycled entry finds nothing.
+/// </summary>
+internal sealed class StreamTable(Func<StreamEntry> createEntry, int poolCapacity, int closedStreamMemory)
+{
+    private readonly Dictionary<int, StreamEntry> _entries = [];
+    private readonly Stack<StreamEntry> _pool = new();
+    private readonly ClosedStreams _closed = new(closedStreamMemory);
+
+    /// <summary>Streams open or half-closed: the ones SETTINGS_MAX_CONCURRENT_STREAMS counts.</summary>
+    public int OpenCount { get; private set; }
+
+    /// <summary>Every entry not yet recycled, closed ones included.</summary>
+    public Dictionary<int, StreamEntry>.ValueCollection Entries => _entries.Values;
+
+    public bool TryGet(int streamId, [NotNullWhen(true)] out StreamEntry? stream) => _entries.TryGetValue(streamId, out stream);
+
+    /// <summary>The stream's entry while the stream is open.</summary>
+    public StreamEntry? FindOpen(int streamId) => _entries.TryGetValue(streamId, out StreamEntry? stream) && !stream.IsClosed ? stream : null;
+
+    /// <summary>Opens a stream on a pooled entry, or on a new one.</summary>
+    public StreamEntry Open(int streamId, int sendWindow, int receiveWindow)
+    {
+        if (!_pool.TryPop(out StreamEntry? stream))
+        {
+            stream = createEntry();
+        }
+
+        stream.Open(streamId, sendWindow, receiveWindow);
+        _entries.Add(streamId, stream);
+        OpenCount++;
+        return stream;
+    }
+
+    /// <summary>The stream just reached "closed": it no longer counts, and how it ended is remembered.</summary>
+    public void OnClosed(StreamEntry stream)
+    {
+        OpenCount--;
+        StreamCloseCause cause = stream.Lifecycle.CloseCause;
+        if (cause != StreamCloseCause.ResetByServer)
+        {
+            // Our own resets are remembered when the RST_STREAM is queued, for ids that have no entry too.
+            _closed.Remember(stream.StreamId, cause);
+        }
+    }
+
+    /// <summary>
+    /// The client changed SETTINGS_INITIAL_WINDOW_SIZE: RFC 9113 §6.9.2 applies the difference to every open stream's
+    /// send window, which may go negative. False when a window would exceed 2^31−1.
+    /// </summary>
+    public bool TryChangeSendWindows(long delta)
+    {
+        foreach (StreamEntry stream in _entries.Values)
+        {
+            if (!stream.IsClosed && !stream.SendWindow.TryApplyInitialSizeChange(delta))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>We sent RST_STREAM for the id: frames the client sent before seeing it are ignored (RFC 9113 §5.1).</summary>
+    public void RememberReset(int streamId) => _closed.Remember(streamId, StreamCloseCause.ResetByServer);
+
+    /// <summary>How a stream that is no longer open was closed, whether or not its entry is still in the table.</summary>
+    public StreamCloseCause CloseCauseOf(int streamId) => _closed.CauseOf(streamId);
+
+    /// <summary>Drops a closed entry that nothing uses any more and pools it for another stream.</summary>
+    public void Recycle(StreamEntry stream)
+    {
+        _entries.Remove(stream.StreamId);
+        stream.Recycle();
+        if (_pool.Count < poolCapacity)
+        {
+            _pool.Push(stream);
+        }
+    }
+}

@@ -1,0 +1,77 @@
+using H2Middleware.Protocol;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+
+namespace H2Middleware.ServeLoop;
+
+/// <summary>
+/// Minimum data rates, as Kestrel enforces them (slow-body and slow-read attacks): once a second, while streams are
+/// open, each stream is charged the time it spent waiting on its client (the handler waiting for body bytes, or
+/// response bytes held back by the client's window or by a transport that does not drain); past the grace period, a
+/// stream whose client sent or took fewer bytes than the rate asks for that time is too slow.
+/// </summary>
+internal sealed class DataRateMonitor(TimeProvider time)
+{
+    public static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
+
+    private long _checkedAt;
+
+    /// <summary>Checks are due once a second while streams are open.</summary>
+    public bool IsRunning { get; private set; }
+
+    /// <summary>Starts the checks if they are not running; true when the caller must arm the timer.</summary>
+    public bool Start()
+    {
+        if (IsRunning)
+        {
+            return false;
+        }
+
+        IsRunning = true;
+        _checkedAt = time.GetTimestamp();
+        return true;
+    }
+
+    /// <summary>The time since the last check, which every stream is charged for now.</summary>
+    public TimeSpan TakeElapsed()
+    {
+        TimeSpan elapsed = time.GetElapsedTime(_checkedAt);
+        _checkedAt = time.GetTimestamp();
+        return elapsed;
+    }
+
+    /// <summary>The checks continue only while streams are open.</summary>
+    public void Continue(bool streamsOpen) => IsRunning = streamsOpen;
+
+    /// <summary>Charges the stream's handler for waiting on body bytes; true when the client sends them too slowly.</summary>
+    public static bool RequestBodyTooSlow(StreamEntry stream, TimeSpan elapsed)
+    {
+        // The handler waits for body bytes: it reads, and it has examined all that arrived.
+        bool handlerWaits = stream.ApplicationStarted && !stream.ApplicationCompleted && !stream.RemoteClosed && !stream.DiscardingRequestBody
+            && stream.Stream.IsReadingRequestBody && stream.RequestBodyExamined >= stream.RequestBodyDelivered;
+        if (!handlerWaits || stream.Stream.MinRequestBodyDataRate is not { } rate)
+        {
+            return false;
+        }
+
+        stream.RequestBodyWaitTime += elapsed;
+        return IsBelowRate(rate, stream.RequestBodyWaitTime, stream.RequestBodyReceived);
+    }
+
+    /// <summary>Charges the response for data the client holds back; true when it takes the response too slowly.</summary>
+    public static bool ResponseTooSlow(StreamEntry stream, TimeSpan elapsed, bool flushInFlight)
+    {
+        // Response bytes wait on the client: for its window, or for a flush the transport does not complete.
+        bool clientHoldsData = stream.ResponseHeadersSent && !stream.LocalClosed
+            && (stream.IsWaitingForWindow || (stream.IsScheduled && flushInFlight));
+        if (!clientHoldsData || stream.Stream.MinResponseDataRate is not { } rate)
+        {
+            return false;
+        }
+
+        stream.ResponseBlockedTime += elapsed;
+        return IsBelowRate(rate, stream.ResponseBlockedTime, stream.ResponseBytesSent);
+    }
+
+    private static bool IsBelowRate(MinDataRate rate, TimeSpan time, long bytes) =>
+        time > rate.GracePeriod && bytes < rate.BytesPerSecond * time.TotalSeconds;
+}

@@ -1,0 +1,160 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using H2Middleware.Frames;
+using H2Middleware.Output;
+using H2Middleware.Protocol;
+using H2Middleware.Streams;
+
+namespace H2Middleware.ServeLoop;
+
+/// <summary>
+/// Request bodies on their way in (RFC 9113 §5.2, §6.9): DATA goes into each stream's request pipe, and the window of
+/// what handlers consume (or examine) goes back to the client in batched WINDOW_UPDATEs, on the stream and the
+/// connection. Examined bytes get their window back too, as under Kestrel, or a reader that waits for a whole message
+/// before consuming it (gRPC) would stall once the window is spent; the window then no longer bounds what a stream
+/// buffers, so past <c>maxBufferedPerStream</c> unconsumed bytes only consumed ones are given back.
+/// </summary>
+internal sealed class RequestBodyFlow(int connectionWindow, long maxBufferedPerStream, ControlFrameQueue controlFrames)
+{
+    // A run of empty DATA frames costs us work but carries nothing (CVE-2019-9518).
+    private const int MaxConsecutiveEmptyFrames = 100;
+
+    private int _emptyFrames;
+
+    /// <summary>How much DATA the client may still send on the connection.</summary>
+    public InboundWindow ConnectionWindow { get; } = new(connectionWindow);
+
+    /// <summary>Counts a DATA frame that carries nothing (no data, no padding, no END_STREAM); too many in a row are a connection error.</summary>
+    public void CountFrame(bool empty)
+    {
+        if (!empty)
+        {
+            _emptyFrames = 0;
+        }
+        else if (++_emptyFrames > MaxConsecutiveEmptyFrames)
+        {
+            throw new Http2ConnectionException(Http2ErrorCode.EnhanceYourCalm, "too many empty DATA frames");
+        }
+    }
+
+    /// <summary>Writes a DATA frame's payload to the stream's request pipe; false when it goes past the declared content-length.</summary>
+    public bool Deliver(StreamEntry stream, in ReadOnlySequence<byte> data, int flowControlled)
+    {
+        int padding = flowControlled - (int)data.Length;
+        if (padding > 0)
+        {
+            // Padding is never read by the handler: its window comes back at once.
+            ReturnWindow(stream, padding);
+        }
+
+        if (data.IsEmpty)
+        {
+            return true;
+        }
+
+        if (stream.DiscardingRequestBody)
+        {
+            ReturnWindow(stream, (int)data.Length);
+            return true;
+        }
+
+        stream.RequestBodyReceived += data.Length;
+        if (stream.Stream.DeclaredContentLength is { } declared && stream.RequestBodyReceived > declared)
+        {
+            return false;
+        }
+
+        PipeWriter body = stream.Stream.RequestBodyWriter;
+        foreach (ReadOnlyMemory<byte> segment in data)
+        {
+            body.Write(segment.Span);
+        }
+
+        stream.RequestBodyDelivered += data.Length;
+        ValueTask<FlushResult> flush = body.FlushAsync();
+        if (flush.IsCompletedSuccessfully && flush.Result.IsCompleted)
+        {
+            // The handler completed its body reader: nobody will consume what is buffered.
+            StopReceiving(stream);
+        }
+
+        return true;
+    }
+
+    /// <summary>The handler has consumed and examined more of the body (totals since the stream began).</summary>
+    public void OnConsumed(StreamEntry stream, long consumed, long examined)
+    {
+        if (consumed == RequestBodyReader.BodyReaderCompleted)
+        {
+            StopReceiving(stream);
+            return;
+        }
+
+        if (stream.DiscardingRequestBody)
+        {
+            return;
+        }
+
+        stream.RequestBodyConsumed = Math.Max(stream.RequestBodyConsumed, consumed);
+        stream.RequestBodyExamined = Math.Max(stream.RequestBodyExamined, Math.Max(consumed, examined));
+        bool underBufferLimit = stream.RequestBodyDelivered - stream.RequestBodyConsumed <= maxBufferedPerStream;
+        long released = Math.Min(underBufferLimit ? Math.Max(consumed, examined) : stream.RequestBodyConsumed, stream.RequestBodyDelivered);
+        if (released <= stream.RequestBodyReleased)
+        {
+            return;
+        }
+
+        ReturnWindow(stream, (int)(released - stream.RequestBodyReleased));
+        stream.RequestBodyReleased = released;
+        SendUpdateIfDue(stream);
+    }
+
+    /// <summary>From now on the stream's DATA is counted and dropped; the connection window of what sits unread in its pipe is given back.</summary>
+    public void StopReceiving(StreamEntry stream)
+    {
+        if (stream.DiscardingRequestBody)
+        {
+            return;
+        }
+
+        stream.DiscardingRequestBody = true;
+        ReturnConnectionWindow((int)(stream.RequestBodyDelivered - stream.RequestBodyReleased));
+        stream.RequestBodyReleased = stream.RequestBodyDelivered;
+    }
+
+    /// <summary>Bytes the client may send again on the connection: announced once enough of them have been freed.</summary>
+    public void ReturnConnectionWindow(int bytes)
+    {
+        ConnectionWindow.Free(bytes);
+        int increment = ConnectionWindow.TakeDueUpdate();
+        if (increment > 0)
+        {
+            controlFrames.Enqueue(new ControlFrame(ControlFrameKind.WindowUpdate, 0, increment));
+        }
+    }
+
+    /// <summary>The stream's WINDOW_UPDATE, once enough has been freed; a stream whose request has ended takes no more.</summary>
+    public void SendUpdateIfDue(StreamEntry stream)
+    {
+        if (stream.RemoteClosed)
+        {
+            return;
+        }
+
+        int increment = stream.ReceiveWindow.TakeDueUpdate();
+        if (increment > 0)
+        {
+            controlFrames.Enqueue(new ControlFrame(ControlFrameKind.WindowUpdate, stream.StreamId, increment));
+        }
+    }
+
+    /// <summary>Bytes the client may send again on the stream and the connection.</summary>
+    private void ReturnWindow(StreamEntry stream, int bytes)
+    {
+        ReturnConnectionWindow(bytes);
+        if (!stream.RemoteClosed)
+        {
+            stream.ReceiveWindow.Free(bytes);
+        }
+    }
+}
