@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Installs the independent HTTP/2 clients the interop tests drive (curl, nghttp, h2load), if missing.
+# Installs the independent HTTP/2 clients the interop tests drive (curl, nghttp, h2load) and the browser
+# the browser test drives (Debian's chromium, at /usr/bin/chromium), if missing.
 set -euo pipefail
 
 missing=()
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v nghttp >/dev/null 2>&1 || missing+=(nghttp2-client)
 command -v h2load >/dev/null 2>&1 || { [[ " ${missing[*]} " == *" nghttp2-client "* ]] || missing+=(nghttp2-client); }
+[[ -x /usr/bin/chromium ]] || missing+=(chromium)
 
 if ((${#missing[@]})); then
   sudo_cmd=()
