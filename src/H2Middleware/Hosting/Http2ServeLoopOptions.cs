@@ -88,6 +88,14 @@ public sealed class Http2ServeLoopOptions
     /// <summary>On graceful shutdown, how long in-flight streams may take to finish before the connection is closed.</summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Whether clients may open tunnels with extended CONNECT (RFC 8441): SETTINGS_ENABLE_CONNECT_PROTOCOL = 1 is
+    /// advertised and a CONNECT with <c>:protocol</c> reaches the application, which accepts it through
+    /// IHttpExtendedConnectFeature; that is how WebSockets run over HTTP/2 (<c>app.UseWebSockets()</c>). When false,
+    /// a request with <c>:protocol</c> is malformed. On by default, as in Kestrel.
+    /// </summary>
+    public bool EnableExtendedConnect { get; set; } = true;
+
     /// <summary>Whether handlers may use synchronous reads and writes on the request and response bodies.</summary>
     public bool AllowSynchronousIO { get; set; }
 

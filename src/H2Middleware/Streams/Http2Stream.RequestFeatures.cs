@@ -56,9 +56,10 @@ internal partial class Http2Stream :
         set => throw new NotSupportedException("The request headers of an HTTP/2 stream cannot be replaced.");
     }
 
+    /// <summary>An extended CONNECT has no request body: its DATA is the tunnel's, read through the accepted stream.</summary>
     Stream IHttpRequestFeature.Body
     {
-        get => _replacedRequestBody ?? _requestBodyStream;
+        get => _replacedRequestBody ?? (IsExtendedConnect ? Stream.Null : _requestBodyStream);
         set
         {
             _replacedRequestBody = ReferenceEquals(value, _requestBodyStream) ? null : value;
@@ -67,9 +68,9 @@ internal partial class Http2Stream :
     }
 
     PipeReader IRequestBodyPipeFeature.Reader =>
-        _replacedRequestBody is null
+        _replacedRequestBody is null && !IsExtendedConnect
             ? _requestBodyReader
-            : _replacedRequestBodyReader ??= PipeReader.Create(_replacedRequestBody, new StreamPipeReaderOptions(leaveOpen: true));
+            : _replacedRequestBodyReader ??= PipeReader.Create(((IHttpRequestFeature)this).Body, new StreamPipeReaderOptions(leaveOpen: true));
 
     /// <summary>False when the HEADERS frame carried END_STREAM: this request has no body.</summary>
     public bool CanHaveBody { get; private set; }
@@ -83,7 +84,8 @@ internal partial class Http2Stream :
 
     private static readonly HeaderDictionary EmptyTrailers = new() { IsReadOnly = true };
 
-    bool IHttpMaxRequestBodySizeFeature.IsReadOnly => _requestBodyReader.HasStartedReading;
+    /// <summary>Read-only once the body is being read, and for an extended CONNECT, whose tunnel has no size limit.</summary>
+    bool IHttpMaxRequestBodySizeFeature.IsReadOnly => _requestBodyReader.HasStartedReading || IsExtendedConnect;
 
     long? IHttpMaxRequestBodySizeFeature.MaxRequestBodySize
     {
@@ -93,6 +95,11 @@ internal partial class Http2Stream :
             if (_requestBodyReader.HasStartedReading)
             {
                 throw new InvalidOperationException("The maximum request body size cannot be changed after the body has started to be read.");
+            }
+
+            if (IsExtendedConnect)
+            {
+                throw new InvalidOperationException("The maximum request body size cannot be set for an extended CONNECT request.");
             }
 
             if (value < 0)
@@ -174,8 +181,8 @@ internal partial class Http2Stream :
         return true;
     }
 
-    /// <summary>Called on the serve loop once the HEADERS frame is processed.</summary>
-    public void SetRequestHasBody(bool canHaveBody) => CanHaveBody = canHaveBody;
+    /// <summary>Called on the serve loop once the HEADERS frame is processed. An extended CONNECT has no body, only a tunnel (as under Kestrel).</summary>
+    public void SetRequestHasBody(bool canHaveBody) => CanHaveBody = canHaveBody && !IsExtendedConnect;
 
     /// <summary>Called on the serve loop when END_STREAM arrives: the body (and trailers) are complete.</summary>
     public void CompleteRequestBody()

@@ -179,6 +179,15 @@ internal partial class Http2Stream
             case PseudoHeaders.Path:
                 RawTarget = strings.GetValue(":path", value);
                 break;
+            case PseudoHeaders.Protocol:
+                if (!HeaderFieldRules.IsToken(value))
+                {
+                    _malformedReason = "invalid :protocol";
+                    return;
+                }
+
+                ConnectProtocol = strings.GetValue(":protocol", value);
+                break;
         }
     }
 
@@ -222,11 +231,16 @@ internal partial class Http2Stream
         bool hasProtocol = (_pseudoHeadersSeen & PseudoHeaders.Protocol) != 0;
         if (hasProtocol)
         {
-            // RFC 8441 §4: :protocol is allowed only after SETTINGS_ENABLE_CONNECT_PROTOCOL, which this server does not send.
-            return ":protocol without SETTINGS_ENABLE_CONNECT_PROTOCOL";
-        }
+            if (ExtendedConnectError(isConnect) is { } protocolError)
+            {
+                return protocolError;
+            }
 
-        if (isConnect)
+            // A tunnel has no body size: what crosses it is the protocol's business, not an upload's.
+            IsExtendedConnect = true;
+            _maxRequestBodySize = null;
+        }
+        else if (isConnect)
         {
             // RFC 9113 §8.5: CONNECT carries only :method and :authority.
             if ((_pseudoHeadersSeen & (PseudoHeaders.Scheme | PseudoHeaders.Path)) != 0 || (_pseudoHeadersSeen & PseudoHeaders.Authority) == 0)
@@ -263,7 +277,28 @@ internal partial class Http2Stream
             Authority = _host;
         }
 
-        return InitializeRequestTarget(isConnect) ? null : "invalid :path";
+        return InitializeRequestTarget(isConnect && !hasProtocol) ? null : "invalid :path";
+    }
+
+    /// <summary>
+    /// Why a request with <c>:protocol</c> is malformed, or null. Without our SETTINGS_ENABLE_CONNECT_PROTOCOL the field
+    /// is undefined (RFC 9113 §8.3); it belongs to CONNECT only, which then carries <c>:scheme</c>, <c>:path</c>
+    /// (RFC 8441 §4) and <c>:authority</c> (RFC 9113 §8.3.1).
+    /// </summary>
+    private string? ExtendedConnectError(bool isConnect)
+    {
+        if (!_port.Options.EnableExtendedConnect)
+        {
+            return ":protocol without SETTINGS_ENABLE_CONNECT_PROTOCOL";
+        }
+
+        if (!isConnect)
+        {
+            return ":protocol on a request other than CONNECT";
+        }
+
+        const PseudoHeaders required = PseudoHeaders.Scheme | PseudoHeaders.Path | PseudoHeaders.Authority;
+        return (_pseudoHeadersSeen & required) != required ? "extended CONNECT without :scheme, :path or :authority" : null;
     }
 
     /// <summary>Called when a trailer block is complete; returns null when well-formed.</summary>

@@ -83,6 +83,12 @@ internal sealed class ResponseBodyWriter : PipeWriter
             throw new InvalidOperationException($"Writing to the response body is invalid for responses with status code {status}.");
         }
 
+        if (status < StatusCodes.Status300MultipleChoices && _stream.AwaitsConnectAcceptance)
+        {
+            throw new InvalidOperationException(
+                "A 2xx response to an extended CONNECT request has no body: accept the request with IHttpExtendedConnectFeature.AcceptAsync and write to the stream it returns.");
+        }
+
         long written = _stream.ResponseBytesWritten + bytes;
         if (_stream.HasResponseStarted && _stream.ResponseContentLength is { } declared && written > declared && !_stream.SuppressResponseBody)
         {
