@@ -99,8 +99,12 @@ public sealed class Http2ServeLoopOptions
     /// <summary>Whether handlers may use synchronous reads and writes on the request and response bodies.</summary>
     public bool AllowSynchronousIO { get; set; }
 
-    /// <summary>Makes the write scheduler of each new connection; round-robin by default.</summary>
-    public Func<IWriteScheduler> WriteSchedulerFactory { get; set; } = static () => new RoundRobinWriteScheduler();
+    /// <summary>
+    /// Makes the write scheduler of each new connection: RFC 9218 priorities by default. <see cref="WriteSchedulers"/>
+    /// has the others: <see cref="WriteSchedulers.RoundRobin"/> ignores every client signal, and
+    /// <see cref="WriteSchedulers.Rfc7540Tree"/> follows the PRIORITY frames of clients that still send them.
+    /// </summary>
+    public Func<IWriteScheduler> WriteSchedulerFactory { get; set; } = WriteSchedulers.Rfc9218;
 
     /// <summary>The clock for the serve loop's timers; tests substitute a fake one.</summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;

@@ -55,6 +55,13 @@ internal sealed class SendQueue(IWriteScheduler scheduler, IStreamOutputEvents e
         StopWaitingForWindow(stream);
     }
 
+    /// <summary>The stream closed: it leaves the queue, and the scheduler forgets it.</summary>
+    public void OnStreamClosed(StreamEntry stream)
+    {
+        Remove(stream);
+        scheduler.OnStreamClosed(stream.StreamId);
+    }
+
     /// <summary>The next stream to give a turn, as the scheduler picks it.</summary>
     public bool TryDequeue([NotNullWhen(true)] out StreamEntry? stream)
     {

@@ -98,6 +98,9 @@ internal sealed class StreamEntry(Http2Stream stream) : IScheduledStream
         }
     }
 
+    /// <summary>The client sent a PRIORITY_UPDATE for the stream, which overrides its <c>priority</c> header.</summary>
+    public bool HasPriorityUpdate { get; set; }
+
     public Http2Priority? HandlerPriority => stream.HandlerPriority;
 
     public object? SchedulerState { get; set; }
@@ -138,6 +141,7 @@ internal sealed class StreamEntry(Http2Stream stream) : IScheduledStream
         IsScheduled = false;
         IsWaitingForWindow = false;
         _clientPriority = Http2Priority.Default;
+        HasPriorityUpdate = false;
         SchedulerState = null;
     }
 }

@@ -150,7 +150,10 @@ internal sealed partial class Http2Connection
             case Http2FrameType.PushPromise:
                 throw new Http2ConnectionException(Http2ErrorCode.ProtocolError, "a client cannot push (PUSH_PROMISE)");
             case Http2FrameType.Priority:
-                // RFC 9113 §5.3.2: the RFC 7540 priority scheme is deprecated; we use RFC 9218 signals instead.
+                // RFC 9113 §5.3.2 deprecates the RFC 7540 scheme; only a tree scheduler reads it. A flood costs us
+                // work either way, so it draws on the same budget as PING and SETTINGS.
+                _controlFrameRate.Take();
+                _sendQueue.Scheduler.OnRfc7540Priority(frame.StreamId, frame.StreamDependency, frame.Weight, frame.IsExclusive);
                 break;
             default:
                 // RFC 9113 §4.1: unknown frame types are ignored.
@@ -387,9 +390,20 @@ internal sealed partial class Http2Connection
                 _sendQueue.Scheduler.OnPriorityChanged(stream);
             }
         }
-        else if (streamId > _highestStreamId && _earlyPriorities.Count < Options.MaxStreamsPerConnection)
+        else if ((streamId & 1) == 0)
         {
-            // RFC 9218 §7.1: a PRIORITY_UPDATE may arrive before its stream opens.
+            // RFC 9218 §7.1: an even id names a push stream, and we never push; the ones the client could name are idle.
+            throw new Http2ConnectionException(Http2ErrorCode.ProtocolError, "PRIORITY_UPDATE for an idle push stream");
+        }
+        else if (streamId > _highestStreamId)
+        {
+            // RFC 9218 §7.1: a PRIORITY_UPDATE may arrive before its stream opens, but idle streams with a priority and
+            // active streams together must stay within SETTINGS_MAX_CONCURRENT_STREAMS.
+            if (!_earlyPriorities.ContainsKey(streamId) && _earlyPriorities.Count + _streams.OpenCount >= Options.MaxStreamsPerConnection)
+            {
+                throw new Http2ConnectionException(Http2ErrorCode.ProtocolError, "PRIORITY_UPDATE for more idle streams than SETTINGS_MAX_CONCURRENT_STREAMS allows");
+            }
+
             _earlyPriorities[streamId] = Http2Priority.Parse(value, Http2Priority.Default);
         }
     }
@@ -468,9 +482,17 @@ internal sealed partial class Http2Connection
         }
 
         OpenStream(streamId);
-        return frame.HasPriority && frame.StreamDependency == streamId
-            ? block.Rejecting(Http2ErrorCode.ProtocolError, ConnectionEndReason.StreamSelfDependency, "a stream cannot depend on itself")
-            : block;
+        if (frame.HasPriority && frame.StreamDependency == streamId)
+        {
+            return block.Rejecting(Http2ErrorCode.ProtocolError, ConnectionEndReason.StreamSelfDependency, "a stream cannot depend on itself");
+        }
+
+        if (frame.HasPriority)
+        {
+            _sendQueue.Scheduler.OnRfc7540Priority(streamId, frame.StreamDependency, frame.Weight, frame.IsExclusive);
+        }
+
+        return block;
     }
 
     private void OnContinuation(in Http2Frame frame)
@@ -556,11 +578,8 @@ internal sealed partial class Http2Connection
             return;
         }
 
-        if (_earlyPriorities.Remove(stream.StreamId, out Http2Priority early))
-        {
-            stream.ClientPriority = early;
-        }
-        else if (stream.Stream.TryGetRequestPriority(out Http2Priority requested))
+        // A PRIORITY_UPDATE that arrived before the stream opened overrides the header (RFC 9218 §7).
+        if (!stream.HasPriorityUpdate && stream.Stream.TryGetRequestPriority(out Http2Priority requested))
         {
             stream.ClientPriority = requested;
         }
@@ -582,7 +601,14 @@ internal sealed partial class Http2Connection
 
     private void OpenStream(int streamId)
     {
-        _streams.Open(streamId, _peerInitialWindowSize, Options.InitialStreamWindowSize);
+        StreamEntry stream = _streams.Open(streamId, _peerInitialWindowSize, Options.InitialStreamWindowSize);
+        if (_earlyPriorities.Remove(streamId, out Http2Priority early))
+        {
+            stream.ClientPriority = early;
+            stream.HasPriorityUpdate = true;
+        }
+
+        _sendQueue.Scheduler.OnStreamOpened(stream);
         _streamsServed++;
         StartDataRateChecks();
     }

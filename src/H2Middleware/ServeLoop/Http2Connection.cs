@@ -266,7 +266,7 @@ internal sealed partial class Http2Connection
             new(Http2SettingsParameter.MaxFrameSize, (uint)Options.MaxFrameSize),
             new(Http2SettingsParameter.HeaderTableSize, (uint)Options.HeaderTableSize),
             new(Http2SettingsParameter.MaxHeaderListSize, (uint)Options.MaxRequestHeaderListSize),
-            new(Http2SettingsParameter.NoRfc7540Priorities, 1),
+            new(Http2SettingsParameter.NoRfc7540Priorities, _sendQueue.Scheduler.UsesRfc7540Priorities ? 0u : 1u),
             new(Http2SettingsParameter.EnableConnectProtocol, Options.EnableExtendedConnect ? 1u : 0u),
         ];
         _writePass.WriteInitialSettings(settings, Options.InitialConnectionWindowSize - Http2Limits.DefaultInitialWindowSize);

@@ -226,7 +226,7 @@ internal sealed class StreamCoordinator : IStreamOutputEvents
             IdleSince = _time.GetTimestamp();
         }
 
-        _sendQueue.Remove(stream);
+        _sendQueue.OnStreamClosed(stream);
         if (stream.WasReset)
         {
             stream.Stream.Abort(errorCode);
