@@ -9,9 +9,10 @@ namespace H2Middleware.Output;
 /// <summary>
 /// The streams that have something to send: those that can send now wait in the write scheduler, in the order it
 /// chooses; those held back only by flow control (their window or the connection's) wait here until a WINDOW_UPDATE.
-/// A stream is offered to the scheduler only while it can send.
+/// A stream is offered to the scheduler only while it can send. The time each stream spends waiting here is its
+/// scheduling telemetry, published to its handler after each turn.
 /// </summary>
-internal sealed class SendQueue(IWriteScheduler scheduler, IStreamOutputEvents events)
+internal sealed class SendQueue(IWriteScheduler scheduler, IStreamOutputEvents events, TimeProvider time)
 {
     private readonly List<StreamEntry> _waitingForWindow = [];
 
@@ -34,10 +35,13 @@ internal sealed class SendQueue(IWriteScheduler scheduler, IStreamOutputEvents e
             case OutputReadiness.Ready:
                 StopWaitingForWindow(stream);
                 stream.IsScheduled = true;
+                stream.QueuedSince = time.GetTimestamp();
                 scheduler.Enqueue(stream);
                 break;
             case OutputReadiness.WaitingForWindow when !stream.IsWaitingForWindow:
                 stream.IsWaitingForWindow = true;
+                stream.BlockedSince = time.GetTimestamp();
+                stream.BlockedOnStreamWindow = stream.SendWindow.Available <= 0;
                 _waitingForWindow.Add(stream);
                 break;
         }
@@ -49,10 +53,19 @@ internal sealed class SendQueue(IWriteScheduler scheduler, IStreamOutputEvents e
         if (stream.IsScheduled)
         {
             stream.IsScheduled = false;
+            stream.QueuedTime += time.GetElapsedTime(stream.QueuedSince);
             scheduler.Remove(stream);
         }
 
         StopWaitingForWindow(stream);
+        Publish(stream);
+    }
+
+    /// <summary>The stream's turn is over: its telemetry is published, and it is queued again if it can still send.</summary>
+    public void AfterTurn(StreamEntry stream)
+    {
+        Publish(stream);
+        Evaluate(stream);
     }
 
     /// <summary>The stream closed: it leaves the queue, and the scheduler forgets it.</summary>
@@ -69,6 +82,7 @@ internal sealed class SendQueue(IWriteScheduler scheduler, IStreamOutputEvents e
         {
             stream = (StreamEntry)scheduled;
             stream.IsScheduled = false;
+            stream.QueuedTime += time.GetElapsedTime(stream.QueuedSince);
             return true;
         }
 
@@ -96,8 +110,20 @@ internal sealed class SendQueue(IWriteScheduler scheduler, IStreamOutputEvents e
         {
             stream.IsWaitingForWindow = false;
             _waitingForWindow.Remove(stream);
+            TimeSpan blocked = time.GetElapsedTime(stream.BlockedSince);
+            if (stream.BlockedOnStreamWindow)
+            {
+                stream.StreamWindowBlockedTime += blocked;
+            }
+            else
+            {
+                stream.ConnectionWindowBlockedTime += blocked;
+            }
         }
     }
+
+    private static void Publish(StreamEntry stream) =>
+        stream.Stream.PublishSchedulingTelemetry(stream.QueuedTime, stream.StreamWindowBlockedTime, stream.ConnectionWindowBlockedTime, stream.ResponseBytesSent);
 
     private enum OutputReadiness : byte
     {

@@ -48,7 +48,7 @@ internal sealed class WritePass(FrameOutput output, ControlFrameQueue controlFra
             while (streamsMayWrite && output.BytesSinceFlush < MaxBytesPerFlush && sendQueue.TryDequeue(out StreamEntry? stream))
             {
                 turn.Take(stream);
-                sendQueue.Evaluate(stream);
+                sendQueue.AfterTurn(stream);
             }
 
             if (output.BytesSinceFlush == 0)

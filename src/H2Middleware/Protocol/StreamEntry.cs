@@ -80,6 +80,20 @@ internal sealed class StreamEntry(Http2Stream stream) : IScheduledStream
     /// <summary>The stream has data but no window (its own or the connection's) and waits for a WINDOW_UPDATE.</summary>
     public bool IsWaitingForWindow { get; set; }
 
+    /// <summary>When the stream last joined the scheduler's queue (a <see cref="TimeProvider"/> timestamp).</summary>
+    public long QueuedSince { get; set; }
+
+    /// <summary>When the stream last started waiting for window, and whether its own window was the one missing.</summary>
+    public long BlockedSince { get; set; }
+
+    public bool BlockedOnStreamWindow { get; set; }
+
+    public TimeSpan QueuedTime { get; set; }
+
+    public TimeSpan StreamWindowBlockedTime { get; set; }
+
+    public TimeSpan ConnectionWindowBlockedTime { get; set; }
+
     public string Method => stream.Method;
 
     /// <summary>The raw <c>:path</c>.</summary>
@@ -140,6 +154,9 @@ internal sealed class StreamEntry(Http2Stream stream) : IScheduledStream
         AbortCallbacksPending = false;
         IsScheduled = false;
         IsWaitingForWindow = false;
+        QueuedTime = TimeSpan.Zero;
+        StreamWindowBlockedTime = TimeSpan.Zero;
+        ConnectionWindowBlockedTime = TimeSpan.Zero;
         _clientPriority = Http2Priority.Default;
         HasPriorityUpdate = false;
         SchedulerState = null;

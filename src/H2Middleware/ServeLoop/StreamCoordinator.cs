@@ -48,7 +48,7 @@ internal sealed class StreamCoordinator : IStreamOutputEvents
         _logger = logger;
         _connectionId = connectionId;
         _streamEnded = streamEnded;
-        _sendQueue = new SendQueue(scheduler, this);
+        _sendQueue = new SendQueue(scheduler, this, time);
         IdleSince = time.GetTimestamp();
     }
 

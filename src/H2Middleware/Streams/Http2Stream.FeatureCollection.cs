@@ -95,7 +95,7 @@ internal partial class Http2Stream : IFeatureCollection
         typeof(IHttpRequestLifetimeFeature), typeof(IHttpResponseTrailersFeature), typeof(IHttpRequestTrailersFeature),
         typeof(IHttpResetFeature), typeof(IHttpMaxRequestBodySizeFeature), typeof(IHttpBodyControlFeature),
         typeof(IHttp2StreamIdFeature), typeof(IHttp2StreamPriorityFeature), typeof(IHttpMinRequestBodyDataRateFeature),
-        typeof(IHttpMinResponseDataRateFeature), typeof(IHttpExtendedConnectFeature),
+        typeof(IHttpMinResponseDataRateFeature), typeof(IHttpExtendedConnectFeature), typeof(IHttp2StreamSchedulingFeature),
     ];
 
     private bool IsOverridden(Type type)

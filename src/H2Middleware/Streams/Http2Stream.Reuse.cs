@@ -30,6 +30,7 @@ internal partial class Http2Stream
         ResetRequest();
         ResetResponse();
         ResetLifetime();
+        ResetSchedulingTelemetry();
         ResetExtendedConnect();
         _setFeatures.Clear();
         _featureRevision++;
