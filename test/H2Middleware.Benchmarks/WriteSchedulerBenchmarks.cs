@@ -15,6 +15,7 @@ public class WriteSchedulerBenchmarks
     private IWriteScheduler _roundRobin = null!;
     private IWriteScheduler _rfc9218 = null!;
     private IWriteScheduler _random = null!;
+    private IWriteScheduler _rfc7540Tree = null!;
 
     [Params(1, 100, 1_000)]
     public int ActiveStreams { get; set; }
@@ -25,6 +26,7 @@ public class WriteSchedulerBenchmarks
         _roundRobin = Filled(new RoundRobinWriteScheduler());
         _rfc9218 = Filled(new Rfc9218WriteScheduler());
         _random = Filled(new RandomWriteScheduler(seed: 1));
+        _rfc7540Tree = Filled(new Rfc7540PriorityTreeScheduler());
     }
 
     /// <summary>Queues fresh streams (each scheduler keeps its own state in them) of every urgency, a third of them incremental.</summary>
@@ -32,7 +34,11 @@ public class WriteSchedulerBenchmarks
     {
         for (int i = 0; i < ActiveStreams; i++)
         {
-            scheduler.Enqueue(new BenchmarkStream((2 * i) + 1, new Http2Priority(i % (Http2Priority.MaxUrgency + 1), incremental: i % 3 == 0)));
+            var stream = new BenchmarkStream((2 * i) + 1, new Http2Priority(i % (Http2Priority.MaxUrgency + 1), incremental: i % 3 == 0));
+            scheduler.OnStreamOpened(stream);
+            // For a tree: every tenth stream under the root, the others under the last of those, weights 1 to 256.
+            scheduler.OnRfc7540Priority(stream.StreamId, i % 10 == 0 ? 0 : (2 * (i - (i % 10))) + 1, 1 + (i * 37 % 256), exclusive: false);
+            scheduler.Enqueue(stream);
         }
 
         // A warm-up round grows whatever the scheduler keeps, so that the measured turns are the steady state.
@@ -48,6 +54,9 @@ public class WriteSchedulerBenchmarks
 
     [Benchmark(OperationsPerInvoke = TurnsPerInvoke)]
     public int Random() => TakeTurns(_random);
+
+    [Benchmark(OperationsPerInvoke = TurnsPerInvoke)]
+    public int Rfc7540Tree() => TakeTurns(_rfc7540Tree);
 
     private static int TakeTurns(IWriteScheduler scheduler)
     {
