@@ -3,7 +3,6 @@ using System.IO.Pipelines;
 using H2Middleware.Frames;
 using H2Middleware.Output;
 using H2Middleware.Protocol;
-using H2Middleware.Scheduling;
 using Microsoft.AspNetCore.Http;
 
 namespace H2Middleware.ServeLoop;
@@ -145,7 +144,7 @@ internal sealed partial class Http2Connection
                 OnWindowUpdate(frame);
                 break;
             case Http2FrameType.PriorityUpdate:
-                OnPriorityUpdate(frame);
+                _prioritySignals.OnPriorityUpdate(frame, _highestStreamId);
                 break;
             case Http2FrameType.PushPromise:
                 throw new Http2ConnectionException(Http2ErrorCode.ProtocolError, "a client cannot push (PUSH_PROMISE)");
@@ -153,7 +152,7 @@ internal sealed partial class Http2Connection
                 // RFC 9113 §5.3.2 deprecates the RFC 7540 scheme; only a tree scheduler reads it. A flood costs us
                 // work either way, so it draws on the same budget as PING and SETTINGS.
                 _controlFrameRate.Take();
-                _sendQueue.Scheduler.OnRfc7540Priority(frame.StreamId, frame.StreamDependency, frame.Weight, frame.IsExclusive);
+                _prioritySignals.OnRfc7540Priority(frame);
                 break;
             default:
                 // RFC 9113 §4.1: unknown frame types are ignored.
@@ -372,42 +371,6 @@ internal sealed partial class Http2Connection
         _sendQueue.Evaluate(stream);
     }
 
-    private void OnPriorityUpdate(in Http2Frame frame)
-    {
-        int streamId = frame.PrioritizedStreamId;
-        if (frame.Payload.Length > Http2Priority.MaxFieldValueLength)
-        {
-            return;
-        }
-
-        Span<byte> value = stackalloc byte[(int)frame.Payload.Length];
-        frame.Payload.CopyTo(value);
-        if (_streams.TryGet(streamId, out StreamEntry? stream))
-        {
-            if (!stream.IsClosed)
-            {
-                stream.ClientPriority = Http2Priority.Parse(value, stream.ClientPriority);
-                _sendQueue.Scheduler.OnPriorityChanged(stream);
-            }
-        }
-        else if ((streamId & 1) == 0)
-        {
-            // RFC 9218 §7.1: an even id names a push stream, and we never push; the ones the client could name are idle.
-            throw new Http2ConnectionException(Http2ErrorCode.ProtocolError, "PRIORITY_UPDATE for an idle push stream");
-        }
-        else if (streamId > _highestStreamId)
-        {
-            // RFC 9218 §7.1: a PRIORITY_UPDATE may arrive before its stream opens, but idle streams with a priority and
-            // active streams together must stay within SETTINGS_MAX_CONCURRENT_STREAMS.
-            if (!_earlyPriorities.ContainsKey(streamId) && _earlyPriorities.Count + _streams.OpenCount >= Options.MaxStreamsPerConnection)
-            {
-                throw new Http2ConnectionException(Http2ErrorCode.ProtocolError, "PRIORITY_UPDATE for more idle streams than SETTINGS_MAX_CONCURRENT_STREAMS allows");
-            }
-
-            _earlyPriorities[streamId] = Http2Priority.Parse(value, Http2Priority.Default);
-        }
-    }
-
     private void OnHeaders(in Http2Frame frame)
     {
         if ((frame.StreamId & 1) == 0)
@@ -489,7 +452,7 @@ internal sealed partial class Http2Connection
 
         if (frame.HasPriority)
         {
-            _sendQueue.Scheduler.OnRfc7540Priority(streamId, frame.StreamDependency, frame.Weight, frame.IsExclusive);
+            _prioritySignals.OnRfc7540Priority(frame);
         }
 
         return block;
@@ -578,11 +541,7 @@ internal sealed partial class Http2Connection
             return;
         }
 
-        // A PRIORITY_UPDATE that arrived before the stream opened overrides the header (RFC 9218 §7).
-        if (!stream.HasPriorityUpdate && stream.Stream.TryGetRequestPriority(out Http2Priority requested))
-        {
-            stream.ClientPriority = requested;
-        }
+        _prioritySignals.OnRequestHeaders(stream);
 
         stream.Stream.SetRequestHasBody(!endStream);
         if (endStream)
@@ -601,14 +560,7 @@ internal sealed partial class Http2Connection
 
     private void OpenStream(int streamId)
     {
-        StreamEntry stream = _streams.Open(streamId, _peerInitialWindowSize, Options.InitialStreamWindowSize);
-        if (_earlyPriorities.Remove(streamId, out Http2Priority early))
-        {
-            stream.ClientPriority = early;
-            stream.HasPriorityUpdate = true;
-        }
-
-        _sendQueue.Scheduler.OnStreamOpened(stream);
+        _prioritySignals.OnStreamOpened(_streams.Open(streamId, _peerInitialWindowSize, Options.InitialStreamWindowSize));
         _streamsServed++;
         StartDataRateChecks();
     }

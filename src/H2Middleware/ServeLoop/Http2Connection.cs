@@ -54,7 +54,7 @@ internal sealed partial class Http2Connection
     private readonly WritePass _writePass;
     private readonly DataRateMonitor _dataRates;
     private readonly ControlFrameRateLimit _controlFrameRate;
-    private readonly Dictionary<int, Http2Priority> _earlyPriorities = [];
+    private readonly PrioritySignals _prioritySignals;
     private readonly ReadPump _reads;
     private readonly KeepAlivePing _keepAlivePing;
 
@@ -112,6 +112,7 @@ internal sealed partial class Http2Connection
             _streams, _handlers, _requestBodies, options.WriteSchedulerFactory(), _controlFrames,
             new ClientErrorBudget(options.ClientErrorBudget), _time, logger, context.ConnectionId, streamEnded: CloseIfDrained);
         _sendQueue = _coordinator.SendQueue;
+        _prioritySignals = new PrioritySignals(_sendQueue.Scheduler, _streams, options.MaxStreamsPerConnection);
         _responseFields = new ResponseFieldEncoder(_time);
         var frameOutput = new FrameOutput(_output, logger, context.ConnectionId);
         _streamTurn = new StreamTurn(frameOutput, _responseFields, _sendQueue.ConnectionWindow, _coordinator);

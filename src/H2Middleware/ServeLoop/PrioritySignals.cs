@@ -1,0 +1,78 @@
+using System.Buffers;
+using H2Middleware.Frames;
+using H2Middleware.Protocol;
+using H2Middleware.Scheduling;
+
+namespace H2Middleware.ServeLoop;
+
+/// <summary>
+/// The client's priority signals, passed to the write scheduler: the <c>priority</c> request header and PRIORITY_UPDATE
+/// frames (RFC 9218), also those that arrive before their stream opens, and the RFC 7540 PRIORITY frames and HEADERS
+/// priority fields that only a tree scheduler reads.
+/// </summary>
+internal sealed class PrioritySignals(IWriteScheduler scheduler, StreamTable streams, int maxConcurrentStreams)
+{
+    private readonly Dictionary<int, Http2Priority> _early = [];
+
+    /// <summary>A PRIORITY frame, or the priority fields of HEADERS, for any stream (RFC 7540 §5.3).</summary>
+    public void OnRfc7540Priority(in Http2Frame frame) =>
+        scheduler.OnRfc7540Priority(frame.StreamId, frame.StreamDependency, frame.Weight, frame.IsExclusive);
+
+    /// <summary>A PRIORITY_UPDATE frame (RFC 9218 §7.1); <paramref name="highestStreamId"/> tells idle ids from closed ones.</summary>
+    public void OnPriorityUpdate(in Http2Frame frame, int highestStreamId)
+    {
+        int streamId = frame.PrioritizedStreamId;
+        if (frame.Payload.Length > Http2Priority.MaxFieldValueLength)
+        {
+            return;
+        }
+
+        Span<byte> value = stackalloc byte[(int)frame.Payload.Length];
+        frame.Payload.CopyTo(value);
+        if (streams.TryGet(streamId, out StreamEntry? stream))
+        {
+            if (!stream.IsClosed)
+            {
+                stream.ClientPriority = Http2Priority.Parse(value, stream.ClientPriority);
+                scheduler.OnPriorityChanged(stream);
+            }
+        }
+        else if ((streamId & 1) == 0)
+        {
+            // An even id names a push stream, and we never push: the ones the client could name are idle.
+            throw new Http2ConnectionException(Http2ErrorCode.ProtocolError, "PRIORITY_UPDATE for an idle push stream");
+        }
+        else if (streamId > highestStreamId)
+        {
+            // It may arrive before its stream opens, but idle streams with a priority and active streams together must
+            // stay within SETTINGS_MAX_CONCURRENT_STREAMS.
+            if (!_early.ContainsKey(streamId) && _early.Count + streams.OpenCount >= maxConcurrentStreams)
+            {
+                throw new Http2ConnectionException(Http2ErrorCode.ProtocolError, "PRIORITY_UPDATE for more idle streams than SETTINGS_MAX_CONCURRENT_STREAMS allows");
+            }
+
+            _early[streamId] = Http2Priority.Parse(value, Http2Priority.Default);
+        }
+    }
+
+    /// <summary>HEADERS opened the stream: a PRIORITY_UPDATE that came first applies now, and the scheduler hears of it.</summary>
+    public void OnStreamOpened(StreamEntry stream)
+    {
+        if (_early.Remove(stream.StreamId, out Http2Priority early))
+        {
+            stream.ClientPriority = early;
+            stream.HasPriorityUpdate = true;
+        }
+
+        scheduler.OnStreamOpened(stream);
+    }
+
+    /// <summary>The request's headers are valid: its <c>priority</c> header counts unless a PRIORITY_UPDATE overrides it (RFC 9218 §7).</summary>
+    public void OnRequestHeaders(StreamEntry stream)
+    {
+        if (!stream.HasPriorityUpdate && stream.Stream.TryGetRequestPriority(out Http2Priority requested))
+        {
+            stream.ClientPriority = requested;
+        }
+    }
+}
