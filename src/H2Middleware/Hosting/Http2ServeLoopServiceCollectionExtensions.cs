@@ -1,6 +1,9 @@
 using H2Middleware.Hosting;
+using H2Middleware;
 using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -28,6 +31,25 @@ public static class Http2ServeLoopServiceCollectionExtensions
             }
         }
 
+        return services;
+    }
+
+    /// <summary>
+    /// <see cref="AddHttp2ServeLoop(IServiceCollection)"/>, with <see cref="Http2ServeLoopOptions"/> bound from
+    /// <paramref name="configuration"/> (usually <c>builder.Configuration.GetSection("Http2ServeLoop")</c>), so that
+    /// a deployment sets the engine's limits in appsettings.json or the environment like Kestrel's own. Sizes and counts
+    /// are numbers, durations TimeSpan strings (<c>"00:00:30"</c>; <c>"-00:00:00.001"</c> is infinite), data rates a section
+    /// with <c>BytesPerSecond</c> and <c>GracePeriod</c>, <c>WriteScheduler</c> a name (RoundRobin, Rfc9218, Random,
+    /// Rfc7540PriorityTree); an empty value turns a data rate or <c>MaxRequestBodySize</c> off. <c>TimeProvider</c> is set
+    /// in code only.
+    /// </summary>
+    public static IServiceCollection AddHttp2ServeLoop(this IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configuration);
+        services.AddHttp2ServeLoop();
+        services.AddOptions<Http2ServeLoopOptions>().Bind(configuration);
+        services.AddSingleton<IConfigureOptions<Http2ServeLoopOptions>>(new Http2ServeLoopOptionsConfiguration(configuration));
         return services;
     }
 
