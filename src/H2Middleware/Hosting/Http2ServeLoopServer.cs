@@ -1,27 +1,32 @@
 using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http.Features;
 
 namespace H2Middleware.Hosting;
 
 /// <summary>
 /// The registered <see cref="IServer"/> (Kestrel), unchanged except that <see cref="StartAsync{TContext}"/> first
-/// records the host's application in <see cref="Http2ServeLoopApplicationSource"/>. Everything else is forwarded.
+/// records the host's application in <see cref="Http2ServeLoopApplicationSource"/> and the addresses it was given in
+/// <see cref="HostingUrls"/>. Everything else is forwarded.
 /// </summary>
 internal sealed class Http2ServeLoopServer : IServer, IAsyncDisposable
 {
     private readonly IServer _inner;
     private readonly Http2ServeLoopApplicationSource _source;
+    private readonly HostingUrls _urls;
     private readonly bool _ownsInner;
 
     /// <param name="inner">The server the host would have used.</param>
     /// <param name="source">Where the application is recorded.</param>
+    /// <param name="urls">Where the host's addresses are recorded.</param>
     /// <param name="ownsInner">
     /// False when the server was registered as an instance: the container never disposed it, so neither do we.
     /// </param>
-    public Http2ServeLoopServer(IServer inner, Http2ServeLoopApplicationSource source, bool ownsInner)
+    public Http2ServeLoopServer(IServer inner, Http2ServeLoopApplicationSource source, HostingUrls urls, bool ownsInner)
     {
         _inner = inner;
         _source = source;
+        _urls = urls;
         _ownsInner = ownsInner;
         source.OnServerDecorated();
     }
@@ -35,6 +40,7 @@ internal sealed class Http2ServeLoopServer : IServer, IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(application);
         _source.OnServerStarting(application);
+        _urls.Record(_inner.Features.Get<IServerAddressesFeature>());
         return _inner.StartAsync(application, cancellationToken);
     }
 

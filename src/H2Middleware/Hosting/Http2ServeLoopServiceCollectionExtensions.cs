@@ -1,6 +1,7 @@
 using H2Middleware.Hosting;
 using H2Middleware;
 using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -22,6 +23,7 @@ public static class Http2ServeLoopServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         services.TryAddSingleton<Http2ServeLoopApplicationSource>();
+        services.TryAddSingleton<HostingUrls>();
         for (int i = 0; i < services.Count; i++)
         {
             ServiceDescriptor descriptor = services[i];
@@ -42,6 +44,12 @@ public static class Http2ServeLoopServiceCollectionExtensions
     /// with <c>BytesPerSecond</c> and <c>GracePeriod</c>, <c>WriteScheduler</c> a name (RoundRobin, Rfc9218, Random,
     /// Rfc7540PriorityTree); an empty value turns a data rate or <c>MaxRequestBodySize</c> off. <c>TimeProvider</c> is set
     /// in code only.
+    /// <para>
+    /// Endpoints opt in from the same section, with no <c>UseHttp2ServeLoop()</c> in code: <c>Endpoints</c> lists names of
+    /// <c>Kestrel:Endpoints</c> entries, h2c or https (the engine is placed after the endpoint's TLS); <c>AllEndpoints: true</c>
+    /// takes every <c>Kestrel:Endpoints</c> entry and every address the host was given (<c>urls</c>, <c>ASPNETCORE_URLS</c>,
+    /// <c>ASPNETCORE_HTTP_PORTS</c>, <c>ASPNETCORE_HTTPS_PORTS</c>). Endpoints declared in code are not affected.
+    /// </para>
     /// </summary>
     public static IServiceCollection AddHttp2ServeLoop(this IServiceCollection services, IConfiguration configuration)
     {
@@ -50,6 +58,8 @@ public static class Http2ServeLoopServiceCollectionExtensions
         services.AddHttp2ServeLoop();
         services.AddOptions<Http2ServeLoopOptions>().Bind(configuration);
         services.AddSingleton<IConfigureOptions<Http2ServeLoopOptions>>(new Http2ServeLoopOptionsConfiguration(configuration));
+        services.TryAddSingleton(_ => new ConfiguredEndpoints(configuration));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<KestrelServerOptions>, KestrelEndpointSetup>());
         return services;
     }
 
@@ -59,15 +69,16 @@ public static class Http2ServeLoopServiceCollectionExtensions
         public object Create(IServiceProvider services)
         {
             var source = services.GetRequiredService<Http2ServeLoopApplicationSource>();
+            var urls = services.GetRequiredService<HostingUrls>();
             if (original.ImplementationInstance is { } instance)
             {
-                return new Http2ServeLoopServer((IServer)instance, source, ownsInner: false);
+                return new Http2ServeLoopServer((IServer)instance, source, urls, ownsInner: false);
             }
 
             object server = original.ImplementationFactory is { } factory
                 ? factory(services)
                 : ActivatorUtilities.CreateInstance(services, original.ImplementationType!);
-            return new Http2ServeLoopServer((IServer)server, source, ownsInner: true);
+            return new Http2ServeLoopServer((IServer)server, source, urls, ownsInner: true);
         }
     }
 }
