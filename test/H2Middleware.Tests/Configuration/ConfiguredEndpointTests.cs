@@ -28,12 +28,12 @@ public class ConfiguredEndpointTests
 
         Assert.Equal("engine", await ConfigOnlyHost.WhoOverHttp2Async(engine));
         Assert.Equal("kestrel", await ConfigOnlyHost.WhoOverHttp11Async(engine));
-        IReadOnlyDictionary<Http2SettingsParameter, uint> settings = await ServerSettingsProbe.ReadAsync(engine.Port);
+        IReadOnlyDictionary<Http2SettingsParameter, uint> settings = await RawHttp2Probe.SettingsAsync(engine.Port);
         Assert.Equal(1u, settings[Http2SettingsParameter.NoRfc7540Priorities]);
         Assert.Equal(9u, settings[Http2SettingsParameter.MaxConcurrentStreams]);
 
         Assert.Equal("kestrel", await ConfigOnlyHost.WhoOverHttp2Async(kestrel));
-        Assert.False(await ServerSettingsProbe.ServedByEngineAsync(kestrel.Port));
+        Assert.False(await RawHttp2Probe.ServedByEngineAsync(kestrel.Port));
     }
 
     [Fact]
@@ -50,7 +50,7 @@ public class ConfiguredEndpointTests
         Uri secure = host.Address("https");
 
         Assert.Equal("engine", await ConfigOnlyHost.WhoOverHttp2Async(secure));
-        Assert.True(await ServerSettingsProbe.ServedByEngineAsync(secure.Port, tls: true));
+        Assert.True(await RawHttp2Probe.ServedByEngineAsync(secure.Port, tls: true));
         // HTTP/1.1 over the same TLS goes on to Kestrel: the endpoint has one TLS layer, before the engine.
         Assert.Equal("kestrel", await ConfigOnlyHost.WhoOverHttp11Async(secure));
     }
@@ -76,7 +76,7 @@ public class ConfiguredEndpointTests
         Assert.Equal("engine", await ConfigOnlyHost.WhoOverHttp2Async(plain));
         Assert.Equal("engine", await ConfigOnlyHost.WhoOverHttp2Async(host.Address("https")));
         Assert.Equal("kestrel", await ConfigOnlyHost.WhoOverHttp2Async(code));
-        Assert.False(await ServerSettingsProbe.ServedByEngineAsync(code.Port));
+        Assert.False(await RawHttp2Probe.ServedByEngineAsync(code.Port));
     }
 
     [Fact]
@@ -98,7 +98,7 @@ public class ConfiguredEndpointTests
         Assert.Equal("kestrel", await ConfigOnlyHost.WhoOverHttp11Async(host.Address("http")));
         Assert.Equal("engine", await ConfigOnlyHost.WhoOverHttp2Async(host.Address("https")));
         Assert.Equal("kestrel", await ConfigOnlyHost.WhoOverHttp11Async(host.Address("https")));
-        Assert.True(await ServerSettingsProbe.ServedByEngineAsync(host.Address("https").Port, tls: true));
+        Assert.True(await RawHttp2Probe.ServedByEngineAsync(host.Address("https").Port, tls: true));
         Assert.Equal(2, Volatile.Read(ref defaultsApplied));
     }
 

@@ -113,7 +113,7 @@ public class OptionsConfigurationTests
         await app.StartAsync();
 
         int port = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()).Port;
-        IReadOnlyDictionary<Http2SettingsParameter, uint> settings = await ServerSettingsProbe.ReadAsync(port);
+        IReadOnlyDictionary<Http2SettingsParameter, uint> settings = await RawHttp2Probe.SettingsAsync(port);
 
         Assert.Equal(7u, settings[Http2SettingsParameter.MaxConcurrentStreams]);
         Assert.Equal(131_072u, settings[Http2SettingsParameter.InitialWindowSize]);
