@@ -1,5 +1,7 @@
 using H2Middleware;
+using H2Middleware.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Microsoft.AspNetCore.Hosting;
 
@@ -30,6 +32,7 @@ public static class Http2ServeLoopEndpointConfigurationExtensions
         }
 
         endpoint.ListenOptions.UseHttp2ServeLoop(configure);
+        endpoint.ListenOptions.ApplicationServices.GetService<KestrelEndpointSetup>()?.Served(endpoint.ConfigSection.Key);
         return endpoint;
     }
 }

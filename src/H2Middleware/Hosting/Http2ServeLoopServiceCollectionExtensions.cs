@@ -58,8 +58,13 @@ public static class Http2ServeLoopServiceCollectionExtensions
         services.AddHttp2ServeLoop();
         services.AddOptions<Http2ServeLoopOptions>().Bind(configuration);
         services.AddSingleton<IConfigureOptions<Http2ServeLoopOptions>>(new Http2ServeLoopOptionsConfiguration(configuration));
-        services.TryAddSingleton(_ => new ConfiguredEndpoints(configuration));
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<KestrelServerOptions>, KestrelEndpointSetup>());
+        if (!services.Any(d => d.ServiceType == typeof(KestrelEndpointSetup)))
+        {
+            services.AddSingleton(_ => new ConfiguredEndpoints(configuration));
+            services.AddSingleton<KestrelEndpointSetup>();
+            services.AddSingleton<IConfigureOptions<KestrelServerOptions>>(s => s.GetRequiredService<KestrelEndpointSetup>());
+            services.AddSingleton<IPostConfigureOptions<KestrelServerOptions>>(s => s.GetRequiredService<KestrelEndpointSetup>());
+        }
         return services;
     }
 
@@ -70,15 +75,16 @@ public static class Http2ServeLoopServiceCollectionExtensions
         {
             var source = services.GetRequiredService<Http2ServeLoopApplicationSource>();
             var urls = services.GetRequiredService<HostingUrls>();
+            var endpoints = services.GetService<KestrelEndpointSetup>();
             if (original.ImplementationInstance is { } instance)
             {
-                return new Http2ServeLoopServer((IServer)instance, source, urls, ownsInner: false);
+                return new Http2ServeLoopServer((IServer)instance, source, urls, endpoints, ownsInner: false);
             }
 
             object server = original.ImplementationFactory is { } factory
                 ? factory(services)
                 : ActivatorUtilities.CreateInstance(services, original.ImplementationType!);
-            return new Http2ServeLoopServer((IServer)server, source, urls, ownsInner: true);
+            return new Http2ServeLoopServer((IServer)server, source, urls, endpoints, ownsInner: true);
         }
     }
 }

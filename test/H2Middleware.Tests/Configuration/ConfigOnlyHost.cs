@@ -30,12 +30,17 @@ internal sealed class ConfigOnlyHost : IAsyncDisposable
 
     public Uri Address(string scheme) => Addresses.Single(a => a.Scheme == scheme);
 
-    public static async Task<ConfigOnlyHost> StartAsync(Dictionary<string, string?> configuration, Action<WebApplicationBuilder>? configure = null)
+    /// <param name="configuration">The host's configuration.</param>
+    /// <param name="configure">Application code, after <c>AddHttp2ServeLoop</c>.</param>
+    /// <param name="configureFirst">Application code before <c>AddHttp2ServeLoop</c>.</param>
+    public static async Task<ConfigOnlyHost> StartAsync(
+        Dictionary<string, string?> configuration, Action<WebApplicationBuilder>? configure = null, Action<WebApplicationBuilder>? configureFirst = null)
     {
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.UseKestrelHttpsConfiguration();
         builder.Configuration.AddInMemoryCollection(configuration);
+        configureFirst?.Invoke(builder);
         builder.Services.AddHttp2ServeLoop(builder.Configuration.GetSection("Http2ServeLoop"));
         configure?.Invoke(builder);
         WebApplication app = builder.Build();

@@ -1,6 +1,7 @@
 using System.Net;
 using H2Middleware.Frames;
 using H2Middleware.Tests.EndToEnd;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
@@ -122,6 +123,53 @@ public class ConfiguredEndpointTests
         });
 
         Assert.Equal("kestrel", await ConfigOnlyHost.WhoOverHttp2Async(host.Address("http")));
+    }
+
+    /// <summary>UseHttps(certificate) in ConfigureKestrel makes Kestrel read its endpoint configuration there and then.</summary>
+    private static void ListenWithTlsInCode(WebApplicationBuilder builder) =>
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(IPAddress.Loopback, 0, listen => listen.UseHttps(HelloH2.SelfSignedCertificate.Create())));
+
+    [Fact]
+    public async Task ACodeEndpointWithTlsConfiguredAfterAddHttp2ServeLoopStillLetsTheConfiguredEndpointOptIn()
+    {
+        await using var host = await ConfigOnlyHost.StartAsync(
+            new() { ["Kestrel:Endpoints:Plain:Url"] = "http://127.0.0.1:0", ["Http2ServeLoop:Endpoints:0"] = "Plain" },
+            configure: ListenWithTlsInCode);
+
+        Assert.Equal("engine", await ConfigOnlyHost.WhoOverHttp2Async(host.Address("http")));
+        Assert.Equal("kestrel", await ConfigOnlyHost.WhoOverHttp2Async(host.Address("https")));
+    }
+
+    [Fact]
+    public async Task WhenKestrelReadsItsEndpointsBeforeAddHttp2ServeLoopTheStartFailsAndSaysWhy()
+    {
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => ConfigOnlyHost.StartAsync(
+            new() { ["Kestrel:Endpoints:Plain:Url"] = "http://127.0.0.1:0", ["Http2ServeLoop:Endpoints:0"] = "Plain" },
+            configureFirst: ListenWithTlsInCode));
+
+        Assert.Contains("call AddHttp2ServeLoop first", error.Message);
+    }
+
+    [Fact]
+    public async Task AnEndpointCallbackInCodeThatCallsUseHttp2ServeLoopServesTheEndpoint()
+    {
+        await using var host = await ConfigOnlyHost.StartAsync(
+            new() { ["Kestrel:Endpoints:Plain:Url"] = "http://127.0.0.1:0", ["Http2ServeLoop:Endpoints:0"] = "Plain" },
+            configure: builder => builder.WebHost.ConfigureKestrel(kestrel =>
+                kestrel.ConfigurationLoader!.Endpoint("Plain", endpoint => endpoint.UseHttp2ServeLoop(options => options.MaxStreamsPerConnection = 3))));
+
+        Assert.Equal("engine", await ConfigOnlyHost.WhoOverHttp2Async(host.Address("http")));
+        Assert.Equal(3u, (await RawHttp2Probe.SettingsAsync(host.Address("http").Port))[Http2SettingsParameter.MaxConcurrentStreams]);
+    }
+
+    [Fact]
+    public async Task AnEndpointCallbackInCodeThatForgetsTheEngineFailsTheStart()
+    {
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => ConfigOnlyHost.StartAsync(
+            new() { ["Kestrel:Endpoints:Plain:Url"] = "http://127.0.0.1:0", ["Http2ServeLoop:Endpoints:0"] = "Plain" },
+            configure: builder => builder.WebHost.ConfigureKestrel(kestrel => kestrel.ConfigurationLoader!.Endpoint("Plain", _ => { }))));
+
+        Assert.Contains("call endpoint.UseHttp2ServeLoop() there", error.Message);
     }
 
     [Fact]
