@@ -1,5 +1,5 @@
-using H2Middleware.Hosting;
 using H2Middleware;
+using H2Middleware.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
@@ -48,7 +48,9 @@ public static class Http2ServeLoopServiceCollectionExtensions
     /// Endpoints opt in from the same section, with no <c>UseHttp2ServeLoop()</c> in code: <c>Endpoints</c> lists names of
     /// <c>Kestrel:Endpoints</c> entries, h2c or https (the engine is placed after the endpoint's TLS); <c>AllEndpoints: true</c>
     /// takes every <c>Kestrel:Endpoints</c> entry and every address the host was given (<c>urls</c>, <c>ASPNETCORE_URLS</c>,
-    /// <c>ASPNETCORE_HTTP_PORTS</c>, <c>ASPNETCORE_HTTPS_PORTS</c>). Endpoints declared in code are not affected.
+    /// <c>ASPNETCORE_HTTP_PORTS</c>, <c>ASPNETCORE_HTTPS_PORTS</c>). Endpoints declared in code are not affected. Call it
+    /// before <c>ConfigureKestrel</c>: a <c>UseHttps</c> there makes Kestrel read its endpoint configuration at once, and
+    /// a selected endpoint that did not get the engine fails the server's start.
     /// </para>
     /// </summary>
     public static IServiceCollection AddHttp2ServeLoop(this IServiceCollection services, IConfiguration configuration)
@@ -65,6 +67,7 @@ public static class Http2ServeLoopServiceCollectionExtensions
             services.AddSingleton<IConfigureOptions<KestrelServerOptions>>(s => s.GetRequiredService<KestrelEndpointSetup>());
             services.AddSingleton<IPostConfigureOptions<KestrelServerOptions>>(s => s.GetRequiredService<KestrelEndpointSetup>());
         }
+
         return services;
     }
 
