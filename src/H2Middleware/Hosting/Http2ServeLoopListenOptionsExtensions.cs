@@ -36,7 +36,7 @@ public static class Http2ServeLoopListenOptionsExtensions
         {
             bool allowsHttp1 = (listenOptions.Protocols & HttpProtocols.Http1) != 0;
             StreamApplication application = FindApplication(listenOptions, next, loggerFactory);
-            return new Http2ServeLoopMiddleware(next, options, application, allowsHttp1, loggerFactory).OnConnectionAsync;
+            return new Http2ServeLoopMiddleware(next, options, application, allowsHttp1, loggerFactory, AltSvcAdvertisement.For(listenOptions)).OnConnectionAsync;
         });
         return listenOptions;
     }

@@ -18,14 +18,17 @@ internal sealed class Http2ServeLoopMiddleware
     private readonly Http2ServeLoopOptions _options;
     private readonly StreamApplication _application;
     private readonly bool _endpointAllowsHttp1;
+    private readonly AltSvcAdvertisement? _altSvc;
     private readonly ILogger _logger;
 
-    public Http2ServeLoopMiddleware(ConnectionDelegate next, Http2ServeLoopOptions options, StreamApplication application, bool endpointAllowsHttp1, ILoggerFactory loggerFactory)
+    public Http2ServeLoopMiddleware(
+        ConnectionDelegate next, Http2ServeLoopOptions options, StreamApplication application, bool endpointAllowsHttp1, ILoggerFactory loggerFactory, AltSvcAdvertisement? altSvc = null)
     {
         _next = next;
         _options = options;
         _application = application;
         _endpointAllowsHttp1 = endpointAllowsHttp1;
+        _altSvc = altSvc;
         _logger = loggerFactory.CreateLogger(Http2Log.CategoryName);
     }
 
@@ -65,7 +68,8 @@ internal sealed class Http2ServeLoopMiddleware
             }
         }
 
-        var serveLoop = new Http2Connection(connection, _options, _application, _logger);
+        StreamApplication application = _altSvc?.Apply(_application, connection.LocalEndPoint) ?? _application;
+        var serveLoop = new Http2Connection(connection, _options, application, _logger);
         await serveLoop.RunAsync();
     }
 
