@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Net.WebSockets;
 using System.Security.Cryptography;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -7,7 +8,7 @@ using Microsoft.AspNetCore.Http.Features;
 namespace H2Middleware.Tests.EndToEnd.Browser;
 
 /// <summary>What the server saw of one request: enough to tell that it came as HTTP/2, through our engine, on which connection.</summary>
-internal sealed record ServedRequest(string Path, string Protocol, bool ServedByEngine, string ConnectionId);
+internal sealed record ServedRequest(string Path, string Protocol, bool ServedByEngine, string ConnectionId, bool ExtendedConnect);
 
 /// <summary>What the upload endpoint read of the request body, returned to the page as JSON.</summary>
 internal sealed record UploadReceipt(long Length, string Sha256);
@@ -15,8 +16,8 @@ internal sealed record UploadReceipt(long Length, string Sha256);
 /// <summary>
 /// The site the browser visits: one page whose script runs named checks at once over the page's connection and
 /// publishes their results as <c>window.results</c>, plus the endpoints those checks call. Every request is recorded
-/// so that the test can check the server side too. A new check (a WebSocket one, say) is one more entry in the
-/// page's <c>checks</c> object, its endpoint here, and one more property of the test's result record.
+/// so that the test can check the server side too. A new check is one more entry in the page's <c>checks</c> object,
+/// its endpoint here, and one more property of the test's result record.
 /// </summary>
 internal sealed class BrowserTestSite
 {
@@ -26,6 +27,8 @@ internal sealed class BrowserTestSite
     public const int DownloadLength = 8 * 1024 * 1024;
 
     public const int UploadLength = 4 * 1024 * 1024;
+
+    public const string WebSocketMessage = "hello over HTTP/2";
 
     /// <summary>Each small resource is answered this late, so that a browser that multiplexes has many of them in flight at once.</summary>
     private static readonly TimeSpan SmallResourceDelay = TimeSpan.FromMilliseconds(50);
@@ -72,6 +75,16 @@ internal sealed class BrowserTestSite
             const body = await (await fetch('/download')).arrayBuffer();
             return { length: body.byteLength, sha256: await sha256(body) };
           },
+          async websocket() {
+            const socket = new WebSocket(`wss://${location.host}/ws`);
+            await new Promise((resolve, reject) => { socket.onopen = resolve; socket.onerror = () => reject(new Error('WebSocket failed')); });
+            const echoed = new Promise(resolve => { socket.onmessage = event => resolve(event.data); });
+            socket.send('{{WebSocketMessage}}');
+            const text = await echoed;
+            const closed = new Promise(resolve => { socket.onclose = event => resolve(event.code); });
+            socket.close(1000);
+            return { text, closeCode: await closed };
+          },
           async upload() {
             const body = new Uint8Array({{UploadLength}});
             for (let offset = 0; offset < body.length; offset += 65536) {
@@ -114,7 +127,8 @@ internal sealed class BrowserTestSite
                 context.Request.Path,
                 context.Request.Protocol,
                 context.Features.Get<IHttpResponseFeature>()?.GetType().Assembly == typeof(Http2ServeLoopOptions).Assembly,
-                context.Features.Get<IHttpConnectionFeature>()?.ConnectionId ?? ""));
+                context.Features.Get<IHttpConnectionFeature>()?.ConnectionId ?? "",
+                context.Features.Get<IHttpExtendedConnectFeature>()?.IsExtendedConnect ?? false));
             int inFlight = Interlocked.Increment(ref _inFlight);
             InterlockedMax(ref _maxInFlight, inFlight);
             try
@@ -127,6 +141,16 @@ internal sealed class BrowserTestSite
             }
         });
 
+        app.UseWebSockets();
+        app.Map("/ws", async (HttpContext context) =>
+        {
+            using WebSocket socket = await context.WebSockets.AcceptWebSocketAsync();
+            byte[] buffer = new byte[1024];
+            WebSocketReceiveResult message = await socket.ReceiveAsync(buffer, context.RequestAborted);
+            await socket.SendAsync(buffer.AsMemory(0, message.Count), WebSocketMessageType.Text, endOfMessage: true, context.RequestAborted);
+            WebSocketReceiveResult close = await socket.ReceiveAsync(buffer, context.RequestAborted);
+            await socket.CloseAsync(close.CloseStatus ?? WebSocketCloseStatus.NormalClosure, null, context.RequestAborted);
+        });
         app.MapGet("/", () => Results.Content(Page, "text/html; charset=utf-8"));
         app.MapGet("/res/script/{i:int}", async (int i, CancellationToken aborted) =>
         {

@@ -51,6 +51,7 @@ public sealed class BrowserTests
             Assert.Equal(site.DownloadSha256, results.Download.Sha256);
             Assert.Equal(BrowserTestSite.UploadLength, results.Upload.SentLength);
             Assert.Equal(new UploadReceipt(results.Upload.SentLength, results.Upload.SentSha256), results.Upload.Received);
+            Assert.Equal(new WebSocketResult(BrowserTestSite.WebSocketMessage, 1000), results.WebSocket);
 
             Assert.Equal(3 * BrowserTestSite.ResourcesPerKind + 2, results.Resources.Length);
             Assert.All(results.Resources, resource => Assert.Equal("h2", resource.Protocol));
@@ -61,6 +62,10 @@ public sealed class BrowserTests
             Assert.All(served, request => Assert.True(request.ServedByEngine, $"{request.Path} was not served by the engine"));
             Assert.Single(served.Select(request => request.ConnectionId).Distinct());
             Assert.True(site.MaxInFlight > 1, "the browser's requests never overlapped on the connection");
+
+            // The WebSocket's handshake was an extended CONNECT (RFC 8441) on the page's own HTTP/2 connection.
+            ServedRequest webSocket = Assert.Single(served, request => request.Path == "/ws");
+            Assert.True(webSocket.ExtendedConnect, "the WebSocket did not arrive as an extended CONNECT");
         }
         finally
         {
@@ -72,7 +77,7 @@ public sealed class BrowserTests
 
     private static HashSet<string> ExpectedPaths()
     {
-        var paths = new HashSet<string> { "/", "/download", "/upload" };
+        var paths = new HashSet<string> { "/", "/download", "/upload", "/ws" };
         for (int i = 0; i < BrowserTestSite.ResourcesPerKind; i++)
         {
             paths.UnionWith([$"/res/script/{i}", $"/res/image/{i}", $"/res/text/{i}"]);
@@ -128,7 +133,9 @@ public sealed class BrowserTests
     private static string SpkiSha256(X509Certificate2 certificate) =>
         Convert.ToBase64String(SHA256.HashData(certificate.PublicKey.ExportSubjectPublicKeyInfo()));
 
-    private sealed record PageResults(string Navigation, int Parallel, DownloadResult Download, UploadResult Upload, ResourceEntry[] Resources);
+    private sealed record PageResults(string Navigation, int Parallel, DownloadResult Download, UploadResult Upload, WebSocketResult WebSocket, ResourceEntry[] Resources);
+
+    private sealed record WebSocketResult(string Text, int CloseCode);
 
     private sealed record DownloadResult(int Length, string Sha256);
 
