@@ -56,7 +56,7 @@ public class WriteSchedulerBenchmarks
     public int Random() => TakeTurns(_random);
 
     [Benchmark(OperationsPerInvoke = TurnsPerInvoke)]
-    public int Rfc7540Tree() => TakeTurns(_rfc7540Tree);
+    public int Rfc7540PriorityTree() => TakeTurns(_rfc7540Tree);
 
     private static int TakeTurns(IWriteScheduler scheduler)
     {

@@ -30,6 +30,7 @@ internal sealed class AltSvcStreamApplication : StreamApplication
 
     public override Task RunAsync(Http2Stream stream)
     {
+        // Registering cannot fail here (the response has not started), and the inner runner ends the stream whatever happens.
         ((IHttpResponseFeature)stream).OnStarting(_addHeader, stream);
         return _inner.RunAsync(stream);
     }

@@ -102,7 +102,7 @@ public sealed class Http2ServeLoopOptions
     /// <summary>
     /// Makes the write scheduler of each new connection: RFC 9218 priorities by default. <see cref="WriteSchedulers"/>
     /// has the others: <see cref="WriteSchedulers.RoundRobin"/> ignores every client signal, and
-    /// <see cref="WriteSchedulers.Rfc7540Tree"/> follows the PRIORITY frames of clients that still send them.
+    /// <see cref="WriteSchedulers.Rfc7540PriorityTree"/> follows the PRIORITY frames of clients that still send them.
     /// </summary>
     public Func<IWriteScheduler> WriteSchedulerFactory { get; set; } = WriteSchedulers.Rfc9218;
 

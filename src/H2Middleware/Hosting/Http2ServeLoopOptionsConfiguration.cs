@@ -21,7 +21,7 @@ internal sealed class Http2ServeLoopOptionsConfiguration(IConfiguration configur
         ["RoundRobin"] = WriteSchedulers.RoundRobin,
         ["Rfc9218"] = WriteSchedulers.Rfc9218,
         ["Random"] = WriteSchedulers.Random,
-        ["Rfc7540PriorityTree"] = static () => new Rfc7540PriorityTreeScheduler(),
+        ["Rfc7540PriorityTree"] = WriteSchedulers.Rfc7540PriorityTree,
     };
 
     public void Configure(Http2ServeLoopOptions options)

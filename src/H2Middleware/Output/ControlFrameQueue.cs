@@ -12,14 +12,23 @@ internal sealed class ControlFrameQueue
     private const int MaxQueuedFrames = 10_000;
 
     private readonly Queue<ControlFrame> _frames = new();
+    private bool _closing;
 
     public bool HasFrames => _frames.Count > 0;
 
     /// <summary>Why the last GOAWAY was sent, for the peer's diagnostics (RFC 9113 §6.8): ASCII, without anything secret.</summary>
     public string? GoAwayDebugData { get; private set; }
 
+    /// <summary>The connection is closing: only its GOAWAY still matters, so other frames are no longer owed.</summary>
+    public void StopOwingFrames() => _closing = true;
+
     public void Enqueue(in ControlFrame frame)
     {
+        if (_closing)
+        {
+            return;
+        }
+
         // A client that makes us owe it frames (PING, SETTINGS, resets) faster than it reads them is flooding us (CVE-2019-9512/9515).
         if (_frames.Count >= MaxQueuedFrames)
         {

@@ -44,11 +44,17 @@ internal sealed class SendQueue(IWriteScheduler scheduler, IStreamOutputEvents e
                 stream.BlockedOnStreamWindow = stream.SendWindow.Available <= 0;
                 _waitingForWindow.Add(stream);
                 break;
+            case OutputReadiness.WaitingForWindow when stream.BlockedOnStreamWindow != stream.SendWindow.Available <= 0:
+                // Still waiting, now for the other window: the wait so far is charged to the one that was missing.
+                ChargeBlockedTime(stream);
+                stream.BlockedSince = time.GetTimestamp();
+                stream.BlockedOnStreamWindow = !stream.BlockedOnStreamWindow;
+                break;
         }
     }
 
     /// <summary>The stream can no longer send: forgotten by the scheduler and the window wait.</summary>
-    public void Remove(StreamEntry stream)
+    private void Remove(StreamEntry stream)
     {
         if (stream.IsScheduled)
         {
@@ -110,15 +116,20 @@ internal sealed class SendQueue(IWriteScheduler scheduler, IStreamOutputEvents e
         {
             stream.IsWaitingForWindow = false;
             _waitingForWindow.Remove(stream);
-            TimeSpan blocked = time.GetElapsedTime(stream.BlockedSince);
-            if (stream.BlockedOnStreamWindow)
-            {
-                stream.StreamWindowBlockedTime += blocked;
-            }
-            else
-            {
-                stream.ConnectionWindowBlockedTime += blocked;
-            }
+            ChargeBlockedTime(stream);
+        }
+    }
+
+    private void ChargeBlockedTime(StreamEntry stream)
+    {
+        TimeSpan blocked = time.GetElapsedTime(stream.BlockedSince);
+        if (stream.BlockedOnStreamWindow)
+        {
+            stream.StreamWindowBlockedTime += blocked;
+        }
+        else
+        {
+            stream.ConnectionWindowBlockedTime += blocked;
         }
     }
 

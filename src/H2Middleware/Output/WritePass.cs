@@ -47,8 +47,13 @@ internal sealed class WritePass(FrameOutput output, ControlFrameQueue controlFra
             WriteControlFrames();
             while (streamsMayWrite && output.BytesSinceFlush < MaxBytesPerFlush && sendQueue.TryDequeue(out StreamEntry? stream))
             {
+                int streamId = stream.StreamId;
                 turn.Take(stream);
-                sendQueue.AfterTurn(stream);
+                if (stream.StreamId == streamId)
+                {
+                    // The turn may have ended the stream and recycled its entry: then there is nothing more to do.
+                    sendQueue.AfterTurn(stream);
+                }
             }
 
             if (output.BytesSinceFlush == 0)

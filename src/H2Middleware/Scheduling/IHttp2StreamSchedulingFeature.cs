@@ -4,7 +4,8 @@ namespace H2Middleware.Scheduling;
 /// How the response of this stream fared on the wire, which no other server exposes: how long it waited in the write
 /// scheduler for its turns, how long flow control held it back (the stream's own window, or the connection's, which
 /// all streams share), and how many DATA bytes went out. The serve loop updates it after each of the stream's turns
-/// and when the stream closes; read it at any time, for example after the response completed.
+/// and when the stream closes; read it at any time. The figures are final once the stream has closed, which can be a
+/// moment after the handler completed its response (the last bytes may still be waiting for their turn).
 /// </summary>
 public interface IHttp2StreamSchedulingFeature
 {

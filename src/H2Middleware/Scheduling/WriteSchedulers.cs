@@ -16,7 +16,7 @@ public static class WriteSchedulers
     /// The RFC 7540 §5.3 priority tree, for clients that still send PRIORITY frames and HEADERS priority fields; with it
     /// the engine announces SETTINGS_NO_RFC7540_PRIORITIES = 0. See <see cref="Rfc7540PriorityTreeScheduler"/>.
     /// </summary>
-    public static Func<IWriteScheduler> Rfc7540Tree { get; } = static () => new Rfc7540PriorityTreeScheduler();
+    public static Func<IWriteScheduler> Rfc7540PriorityTree { get; } = static () => new Rfc7540PriorityTreeScheduler();
 
     /// <summary>A stream picked at random each turn, whatever its priority. See <see cref="RandomWriteScheduler"/>.</summary>
     public static Func<IWriteScheduler> Random { get; } = static () => new RandomWriteScheduler();

@@ -4,7 +4,7 @@ using H2Middleware.Protocol;
 namespace H2Middleware.ServeLoop;
 
 /// <summary>
-/// How many PING and SETTINGS frames a client may send, each of which we must acknowledge: a burst of
+/// How many PING and SETTINGS frames (each of which we must acknowledge) and PRIORITY frames a client may send: a burst of
 /// <see cref="Burst"/>, refilled at <see cref="PerSecond"/> a second. A client that reads our acknowledgements but
 /// floods us anyway (CVE-2019-9512, CVE-2019-9515 with a reading attacker) empties it; no client we know of comes near.
 /// </summary>

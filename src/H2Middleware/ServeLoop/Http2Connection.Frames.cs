@@ -170,7 +170,7 @@ internal sealed partial class Http2Connection
 
         if (IsIdle(error.StreamId) && frame.Type != Http2FrameType.Headers)
         {
-            // RFC 9113 §6.4: no RST_STREAM for an idle stream. A broken PRIORITY changes nothing (we ignore PRIORITY);
+            // RFC 9113 §6.4: no RST_STREAM for an idle stream. A broken PRIORITY is dropped, as §5.3.2 allows;
             // any other frame on an idle stream is a connection error (§5.1).
             if (frame.Type == Http2FrameType.Priority)
             {
@@ -426,6 +426,7 @@ internal sealed partial class Http2Connection
         }
 
         _highestStreamId = streamId;
+        _prioritySignals.OnStreamIdUsed(streamId);
         if (streamId > _goAwayLastStreamId)
         {
             // RFC 9113 §6.8: streams above the last-stream-id of our GOAWAY are ignored.

@@ -516,8 +516,8 @@ internal sealed partial class Http2Connection
         _lingerBeforeClose = true;
         // A GOAWAY never raises the last-stream-id of an earlier one (RFC 9113 §6.8).
         SendGoAway(errorCode, Math.Min(_highestStreamId, _goAwayLastStreamId), reason);
-        _coordinator.AbortAll(errorCode);
         BeginClosing();
+        _coordinator.AbortAll(errorCode);
         Http2Log.ConnectionError(Logger, ConnectionId, errorCode, reason);
     }
 
@@ -528,6 +528,7 @@ internal sealed partial class Http2Connection
     private void BeginClosing()
     {
         _closing = true;
+        _controlFrames.StopOwingFrames();
         _timers.ArmOnce(ServeLoopTimer.Close, CloseTimeout);
     }
 

@@ -6,7 +6,7 @@ namespace H2Middleware.ServeLoop;
 /// </summary>
 internal sealed class LoopTimers(TimeProvider time, Action<ServeLoopTimer> fire)
 {
-    private readonly ITimer?[] _timers = new ITimer?[Enum.GetValues<ServeLoopTimer>().Length];
+    private readonly ITimer?[] _timers = new ITimer?[(int)ServeLoopTimer.Close + 1];
 
     /// <summary>Starts the timer to fire once after <paramref name="dueTime"/>, replacing any earlier due time.</summary>
     public void Arm(ServeLoopTimer which, TimeSpan dueTime)

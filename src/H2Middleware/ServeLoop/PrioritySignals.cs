@@ -55,6 +55,26 @@ internal sealed class PrioritySignals(IWriteScheduler scheduler, StreamTable str
         }
     }
 
+    /// <summary>
+    /// The client used <paramref name="streamId"/>: every lower id is no longer idle (RFC 9113 §5.1.1), so early
+    /// priorities for them, of streams refused, ignored or skipped, no longer count against the limit.
+    /// </summary>
+    public void OnStreamIdUsed(int streamId)
+    {
+        if (_early.Count == 0)
+        {
+            return;
+        }
+
+        foreach (int id in _early.Keys)
+        {
+            if (id < streamId)
+            {
+                _early.Remove(id);
+            }
+        }
+    }
+
     /// <summary>HEADERS opened the stream: a PRIORITY_UPDATE that came first applies now, and the scheduler hears of it.</summary>
     public void OnStreamOpened(StreamEntry stream)
     {

@@ -115,8 +115,9 @@ internal sealed class ReadPump(PipeReader input, Action onReadCompleted)
                 ReadResult result;
                 if (InFlight)
                 {
-                    // The pending read reports to the loop's channel: wait for that report.
-                    while (!messages.TryRead(out ServeLoopMessage message) || message.Kind != ServeLoopMessageKind.ReadCompleted)
+                    // The pending read reports to the loop's channel: wait for that report, unless the read has already
+                    // completed (its report may have been drained while the loop waited for its handlers).
+                    while (!_pending.IsCompleted && (!messages.TryRead(out ServeLoopMessage message) || message.Kind != ServeLoopMessageKind.ReadCompleted))
                     {
                         await messages.WaitToReadAsync();
                     }

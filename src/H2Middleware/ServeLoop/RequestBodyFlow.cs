@@ -61,6 +61,8 @@ internal sealed class RequestBodyFlow(int connectionWindow, long maxBufferedPerS
         stream.RequestBodyReceived += data.Length;
         if (stream.Stream.DeclaredContentLength is { } declared && stream.RequestBodyReceived > declared)
         {
+            // The frame is refused with its stream: its bytes will never be read, so the connection gets them back.
+            ReturnConnectionWindow((int)data.Length);
             return false;
         }
 

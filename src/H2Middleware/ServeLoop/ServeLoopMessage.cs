@@ -58,7 +58,9 @@ internal enum ServeLoopTimer : byte
 /// <summary>
 /// One message to the serve loop. A stream's message names the stream by id, which a connection never reuses: the loop
 /// resolves it in its stream table, and a message about a stream the table no longer holds (its entry was recycled) is
-/// dropped.
+/// dropped. The id is read when the message is posted, so a handler that keeps using its HttpContext after it returned
+/// (and after the pooled stream began serving another request) would speak for the new stream: as under Kestrel, an
+/// HttpContext must not be used once its request is over.
 /// </summary>
 internal readonly struct ServeLoopMessage
 {

@@ -165,8 +165,16 @@ internal sealed class StreamCoordinator : IStreamOutputEvents
     {
         if (stream.Lifecycle.Apply(StreamEvent.ResetByServer))
         {
-            QueueRstStream(stream.StreamId, errorCode, reason);
-            OnClosed(stream, errorCode);
+            // Queuing the RST_STREAM fails on a flooded queue (a connection error), but the stream is closed either way:
+            // its handler must be told and its entry released.
+            try
+            {
+                QueueRstStream(stream.StreamId, errorCode, reason);
+            }
+            finally
+            {
+                OnClosed(stream, errorCode);
+            }
         }
     }
 

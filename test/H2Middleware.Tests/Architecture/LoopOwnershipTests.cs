@@ -38,7 +38,8 @@ public class LoopOwnershipTests
             .That().ResideInNamespace("H2Middleware.Streams")
             .Or().HaveName(typeof(HostedStream<>).Name)
             .Or().HaveName(typeof(HostedStreamApplication<>).Name)
-            .Or().HaveName(nameof(StreamApplication));
+            .Or().HaveName(nameof(StreamApplication))
+            .Or().HaveName(nameof(AltSvcStreamApplication));
 
     [Fact]
     public void TheLoopOwnsTheTypesThisTestGuards()
@@ -60,6 +61,7 @@ public class LoopOwnershipTests
         Assert.Contains(typeof(HostedStream<>), covered);
         Assert.Contains(typeof(HostedStreamApplication<>), covered);
         Assert.Contains(typeof(StreamApplication), covered);
+        Assert.Contains(typeof(AltSvcStreamApplication), covered);
     }
 
     [Fact]

@@ -30,7 +30,7 @@ public class PrioritySignalTests
             "rfc9218" => WriteSchedulers.Rfc9218,
             "round-robin" => WriteSchedulers.RoundRobin,
             "random" => WriteSchedulers.Random,
-            _ => WriteSchedulers.Rfc7540Tree,
+            _ => WriteSchedulers.Rfc7540PriorityTree,
         };
         await using var client = Http2TestClient.Start(Ok, o => o.WriteSchedulerFactory = factory);
         await client.SendPrefaceAsync();
@@ -88,7 +88,7 @@ public class PrioritySignalTests
             written[context.Request.Path.Value!].SetResult();
         }, o =>
         {
-            o.WriteSchedulerFactory = WriteSchedulers.Rfc7540Tree;
+            o.WriteSchedulerFactory = WriteSchedulers.Rfc7540PriorityTree;
             o.MaxResponseBufferSizePerStream = 2 * bodySize;
         });
         await client.HandshakeAsync(new Http2Setting(Http2SettingsParameter.InitialWindowSize, 1 << 24));
@@ -157,6 +157,26 @@ public class PrioritySignalTests
         await client.SendGetAsync(3);
 
         Assert.Equal("ok", (await client.ReadResponseAsync(3)).BodyText);
+    }
+
+    [Fact]
+    public async Task AnEarlyPriorityOfASkippedStreamIdNoLongerCountsOnceTheIdIsNotIdle()
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var client = await Http2TestClient.ConnectAsync(async context =>
+        {
+            await release.Task;
+            await context.Response.WriteAsync("ok");
+        }, o => o.MaxStreamsPerConnection = 2);
+
+        await client.SendPriorityUpdateAsync(3, "u=1");
+        await client.SendGetAsync(5);
+
+        // Stream 3 was skipped, so it is closed (RFC 9113 §5.1.1): with stream 5 open, one more idle stream fits.
+        await client.SendPriorityUpdateAsync(7, "u=1");
+        await PingRoundTripAsync(client);
+        release.SetResult();
+        Assert.Equal("ok", (await client.ReadResponseAsync(5)).BodyText);
     }
 
     [Fact]

@@ -230,4 +230,28 @@ public class FlowControlTests
         await finished.Task.WaitAsync(Http2TestClient.DefaultTimeout);
         Assert.Equal(256 * 4096, received);
     }
+
+    [Fact]
+    public async Task TheConnectionWindowOfABodyRefusedForItsContentLengthComesBack()
+    {
+        await using var client = await Http2TestClient.ConnectAsync(
+            context => context.Request.Body.CopyToAsync(context.Response.Body),
+            o => o.InitialConnectionWindowSize = 65_535);
+        await client.SendPostAsync(1, "/", ("content-length", "1"));
+        for (int i = 0; i < 3; i++)
+        {
+            await client.SendDataAsync(1, new byte[16_000], endStream: false);
+        }
+
+        // The two frames after our RST_STREAM come back as ignored DATA does (32,000 bytes, under half the window);
+        // only with the refused frame's 16,000 is the refund due.
+        bool reset = false;
+        long refunded = 0;
+        while (!reset || refunded < 48_000)
+        {
+            ReceivedFrame frame = await client.ReadFrameAsync();
+            reset |= frame.Type == Http2FrameType.RstStream && frame.StreamId == 1 && frame.ErrorCode == Http2ErrorCode.ProtocolError;
+            refunded += frame.Type == Http2FrameType.WindowUpdate && frame.StreamId == 0 ? frame.WindowSizeIncrement : 0;
+        }
+    }
 }
