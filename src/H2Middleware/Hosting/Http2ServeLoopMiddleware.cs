@@ -2,6 +2,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using H2Middleware.Frames;
 using H2Middleware.ServeLoop;
+using H2Middleware.Telemetry;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
 using Microsoft.Extensions.Logging;
@@ -19,14 +20,17 @@ internal sealed class Http2ServeLoopMiddleware
     private readonly StreamApplication _application;
     private readonly bool _endpointAllowsHttp1;
     private readonly ILogger _logger;
+    private readonly Http2Metrics _metrics;
 
-    public Http2ServeLoopMiddleware(ConnectionDelegate next, Http2ServeLoopOptions options, StreamApplication application, bool endpointAllowsHttp1, ILoggerFactory loggerFactory)
+    public Http2ServeLoopMiddleware(
+        ConnectionDelegate next, Http2ServeLoopOptions options, StreamApplication application, bool endpointAllowsHttp1, ILoggerFactory loggerFactory, Http2Metrics metrics)
     {
         _next = next;
         _options = options;
         _application = application;
         _endpointAllowsHttp1 = endpointAllowsHttp1;
         _logger = loggerFactory.CreateLogger(Http2Log.CategoryName);
+        _metrics = metrics;
     }
 
     public async Task OnConnectionAsync(ConnectionContext connection)
@@ -65,7 +69,8 @@ internal sealed class Http2ServeLoopMiddleware
             }
         }
 
-        var serveLoop = new Http2Connection(connection, _options, _application, _logger);
+        KestrelConnectionTags.SetHttp2(connection.Features);
+        var serveLoop = new Http2Connection(connection, _options, _application, _logger, _metrics);
         await serveLoop.RunAsync();
     }
 

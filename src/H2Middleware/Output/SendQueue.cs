@@ -20,6 +20,9 @@ internal sealed class SendQueue(IWriteScheduler scheduler, IStreamOutputEvents e
 
     public IWriteScheduler Scheduler => scheduler;
 
+    /// <summary>How many streams wait in the write scheduler.</summary>
+    public int ScheduledCount { get; private set; }
+
     /// <summary>Queues the stream in the scheduler if it can send now; parks it if only a window is missing.</summary>
     public void Evaluate(StreamEntry stream)
     {
@@ -34,6 +37,7 @@ internal sealed class SendQueue(IWriteScheduler scheduler, IStreamOutputEvents e
             case OutputReadiness.Ready:
                 StopWaitingForWindow(stream);
                 stream.IsScheduled = true;
+                ScheduledCount++;
                 scheduler.Enqueue(stream);
                 break;
             case OutputReadiness.WaitingForWindow when !stream.IsWaitingForWindow:
@@ -49,6 +53,7 @@ internal sealed class SendQueue(IWriteScheduler scheduler, IStreamOutputEvents e
         if (stream.IsScheduled)
         {
             stream.IsScheduled = false;
+            ScheduledCount--;
             scheduler.Remove(stream);
         }
 
@@ -69,6 +74,7 @@ internal sealed class SendQueue(IWriteScheduler scheduler, IStreamOutputEvents e
         {
             stream = (StreamEntry)scheduled;
             stream.IsScheduled = false;
+            ScheduledCount--;
             return true;
         }
 

@@ -4,6 +4,7 @@ using H2Middleware.Frames;
 using H2Middleware.Output;
 using H2Middleware.Protocol;
 using H2Middleware.Scheduling;
+using H2Middleware.Telemetry;
 using Microsoft.AspNetCore.Http;
 
 namespace H2Middleware.ServeLoop;
@@ -19,6 +20,7 @@ internal sealed partial class Http2Connection
         if (!_stopReading && !_stopped && !_reads.TryStart(out Exception? error))
         {
             Http2Log.TransportFailed(Logger, ConnectionId, "reading from the transport failed", error);
+            _metrics.ConnectionLost(ConnectionEndTags.TransportFailed);
             Abort("reading from the transport failed");
         }
     }
@@ -28,6 +30,7 @@ internal sealed partial class Http2Connection
         if (!_reads.TryTakeResult(out ReadResult result, out Exception? error))
         {
             Http2Log.TransportFailed(Logger, ConnectionId, "reading from the transport failed", error);
+            _metrics.ConnectionLost(ConnectionEndTags.TransportFailed);
             Abort("reading from the transport failed");
             return;
         }
@@ -69,10 +72,12 @@ internal sealed partial class Http2Connection
                     throw new Http2ConnectionException(error.Code, error.Reason);
                 case Http2FrameReadStatus.StreamError:
                     LogFrameReceived(frame);
+                    _metrics.FrameReceived(frame);
                     OnFrameStreamError(frame, error);
                     break;
                 default:
                     LogFrameReceived(frame);
+                    _metrics.FrameReceived(frame);
                     ProcessFrame(frame);
                     break;
             }

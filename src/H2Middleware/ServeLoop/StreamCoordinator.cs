@@ -180,7 +180,7 @@ internal sealed class StreamCoordinator : IStreamOutputEvents
     /// <summary>Draws on the client's error budget; an exhausted budget is a connection error.</summary>
     public void ChargeClientError(ConnectionEndReason cause)
     {
-        if (!_clientErrors.TryDraw())
+        if (!_clientErrors.TryDraw(cause))
         {
             throw new Http2ConnectionException(Http2ErrorCode.EnhanceYourCalm, cause.ToString());
         }
