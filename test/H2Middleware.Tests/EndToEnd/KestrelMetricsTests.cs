@@ -8,7 +8,7 @@ using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 
 namespace H2Middleware.Tests.EndToEnd;
 
-/// <summary>Kestrel's own connection metrics stay true for the connections the engine serves.</summary>
+/// <summary>Kestrel's own connection metrics, and hosting's request metrics, stay true for the connections the engine serves.</summary>
 public class KestrelMetricsTests
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
@@ -32,6 +32,23 @@ public class KestrelMetricsTests
         Assert.Equal("http", tags["network.protocol.name"]);
         Assert.Equal("2", tags["network.protocol.version"]);
         Assert.False(tags.ContainsKey("error.type"));
+    }
+
+    [Fact]
+    public async Task HostingsRequestDurationSaysHttp2()
+    {
+        await using var host = await KestrelTestHost.StartAsync(app => app.MapGet("/", () => "ok"));
+        using var requests = new MetricCollector<double>(host.Services.GetRequiredService<IMeterFactory>(), "Microsoft.AspNetCore.Hosting", "http.server.request.duration");
+
+        using (HttpClient client = host.CreateHttp2Client())
+        {
+            await client.GetStringAsync("/");
+        }
+
+        await requests.WaitForMeasurementsAsync(1, Timeout);
+        IReadOnlyDictionary<string, object?> tags = Assert.Single(requests.GetMeasurementSnapshot()).Tags;
+        Assert.Equal("2", tags["network.protocol.version"]);
+        Assert.Equal(200, tags["http.response.status_code"]);
     }
 
     [Fact]
