@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using H2Middleware.ServeLoop;
 using H2Middleware.Streams;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -21,6 +22,7 @@ internal sealed class HostedStreamApplication<TContext> : StreamApplication wher
         try
         {
             TContext context = _application.CreateContext(stream);
+            StreamActivityTags.AddTo(Activity.Current, stream);
             Exception? error = null;
             try
             {

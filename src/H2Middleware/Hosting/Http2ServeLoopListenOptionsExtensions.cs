@@ -1,6 +1,8 @@
+using System.Diagnostics.Metrics;
 using H2Middleware;
 using H2Middleware.Hosting;
 using H2Middleware.ServeLoop;
+using H2Middleware.Telemetry;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
@@ -32,11 +34,12 @@ public static class Http2ServeLoopListenOptionsExtensions
         options.Validate();
 
         ILoggerFactory loggerFactory = services.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance;
+        Http2Metrics metrics = Http2Metrics.Create(services.GetService<IMeterFactory>());
         listenOptions.Use(next =>
         {
             bool allowsHttp1 = (listenOptions.Protocols & HttpProtocols.Http1) != 0;
             StreamApplication application = FindApplication(listenOptions, next, loggerFactory);
-            return new Http2ServeLoopMiddleware(next, options, application, allowsHttp1, loggerFactory, AltSvcAdvertisement.For(listenOptions)).OnConnectionAsync;
+            return new Http2ServeLoopMiddleware(next, options, application, allowsHttp1, loggerFactory, metrics, AltSvcAdvertisement.For(listenOptions)).OnConnectionAsync;
         });
         return listenOptions;
     }

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using H2Middleware.Frames;
 using H2Middleware.ServeLoop;
+using H2Middleware.Telemetry;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
 using Microsoft.Extensions.Logging;
@@ -20,9 +21,16 @@ internal sealed class Http2ServeLoopMiddleware
     private readonly bool _endpointAllowsHttp1;
     private readonly AltSvcAdvertisement? _altSvc;
     private readonly ILogger _logger;
+    private readonly Http2Metrics _metrics;
 
     public Http2ServeLoopMiddleware(
-        ConnectionDelegate next, Http2ServeLoopOptions options, StreamApplication application, bool endpointAllowsHttp1, ILoggerFactory loggerFactory, AltSvcAdvertisement? altSvc = null)
+        ConnectionDelegate next,
+        Http2ServeLoopOptions options,
+        StreamApplication application,
+        bool endpointAllowsHttp1,
+        ILoggerFactory loggerFactory,
+        Http2Metrics metrics,
+        AltSvcAdvertisement? altSvc = null)
     {
         _next = next;
         _options = options;
@@ -30,6 +38,7 @@ internal sealed class Http2ServeLoopMiddleware
         _endpointAllowsHttp1 = endpointAllowsHttp1;
         _altSvc = altSvc;
         _logger = loggerFactory.CreateLogger(Http2Log.CategoryName);
+        _metrics = metrics;
     }
 
     public async Task OnConnectionAsync(ConnectionContext connection)
@@ -68,8 +77,9 @@ internal sealed class Http2ServeLoopMiddleware
             }
         }
 
+        KestrelConnectionTags.SetHttp2(connection.Features);
         StreamApplication application = _altSvc?.Apply(_application, connection.LocalEndPoint) ?? _application;
-        var serveLoop = new Http2Connection(connection, _options, application, _logger);
+        var serveLoop = new Http2Connection(connection, _options, application, _logger, _metrics);
         await serveLoop.RunAsync();
     }
 

@@ -1,6 +1,7 @@
 using System.IO.Pipelines;
 using H2Middleware.Frames;
 using H2Middleware.ServeLoop;
+using H2Middleware.Telemetry;
 using Microsoft.Extensions.Logging;
 
 namespace H2Middleware.Output;
@@ -9,7 +10,7 @@ namespace H2Middleware.Output;
 /// The transport's writer as the serve loop uses it: frames are encoded straight into it, and what was written since
 /// the last flush is counted (each frame is traced too), so that the write pass knows when a flush is due.
 /// </summary>
-internal sealed class FrameOutput(PipeWriter writer, ILogger logger, string connectionId)
+internal sealed class FrameOutput(PipeWriter writer, ILogger logger, string connectionId, ConnectionMetrics metrics)
 {
     public PipeWriter Writer => writer;
 
@@ -20,6 +21,7 @@ internal sealed class FrameOutput(PipeWriter writer, ILogger logger, string conn
     public void Count(Http2FrameType type, int streamId, Http2FrameFlags flags, int payloadLength)
     {
         BytesSinceFlush += Http2FrameHeader.Size + payloadLength;
+        metrics.FrameSent(type, payloadLength);
         if (logger.IsEnabled(LogLevel.Trace))
         {
             Http2Log.FrameSent(logger, connectionId, type, streamId, (byte)flags, payloadLength);

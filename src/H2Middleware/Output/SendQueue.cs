@@ -21,6 +21,9 @@ internal sealed class SendQueue(IWriteScheduler scheduler, IStreamOutputEvents e
 
     public IWriteScheduler Scheduler => scheduler;
 
+    /// <summary>How many streams wait in the write scheduler.</summary>
+    public int ScheduledCount { get; private set; }
+
     /// <summary>Queues the stream in the scheduler if it can send now; parks it if only a window is missing.</summary>
     public void Evaluate(StreamEntry stream)
     {
@@ -36,6 +39,7 @@ internal sealed class SendQueue(IWriteScheduler scheduler, IStreamOutputEvents e
                 StopWaitingForWindow(stream);
                 stream.IsScheduled = true;
                 stream.QueuedSince = time.GetTimestamp();
+                ScheduledCount++;
                 scheduler.Enqueue(stream);
                 break;
             case OutputReadiness.WaitingForWindow when !stream.IsWaitingForWindow:
@@ -60,6 +64,7 @@ internal sealed class SendQueue(IWriteScheduler scheduler, IStreamOutputEvents e
         {
             stream.IsScheduled = false;
             stream.QueuedTime += time.GetElapsedTime(stream.QueuedSince);
+            ScheduledCount--;
             scheduler.Remove(stream);
         }
 
@@ -89,6 +94,7 @@ internal sealed class SendQueue(IWriteScheduler scheduler, IStreamOutputEvents e
             stream = (StreamEntry)scheduled;
             stream.IsScheduled = false;
             stream.QueuedTime += time.GetElapsedTime(stream.QueuedSince);
+            ScheduledCount--;
             return true;
         }
 

@@ -2,6 +2,7 @@ using System.IO.Pipelines;
 using System.Text;
 using H2Middleware.Frames;
 using H2Middleware.Protocol;
+using H2Middleware.Telemetry;
 
 namespace H2Middleware.Output;
 
@@ -11,7 +12,7 @@ namespace H2Middleware.Output;
 /// flush is in flight; a pass flushes when nothing more is ready (the seed's needsFrameFlush) or a batch is large, so
 /// many small frames leave in one write.
 /// </summary>
-internal sealed class WritePass(FrameOutput output, ControlFrameQueue controlFrames, SendQueue sendQueue, StreamTurn turn, Action onFlushCompleted)
+internal sealed class WritePass(FrameOutput output, ControlFrameQueue controlFrames, SendQueue sendQueue, StreamTurn turn, ConnectionMetrics metrics, Action onFlushCompleted)
 {
     private const int MaxBytesPerFlush = 128 * 1024;
 
@@ -45,6 +46,7 @@ internal sealed class WritePass(FrameOutput output, ControlFrameQueue controlFra
         while (!FlushInFlight)
         {
             WriteControlFrames();
+            metrics.WritePassStarted(streamsMayWrite ? sendQueue.ScheduledCount : 0);
             while (streamsMayWrite && output.BytesSinceFlush < MaxBytesPerFlush && sendQueue.TryDequeue(out StreamEntry? stream))
             {
                 int streamId = stream.StreamId;
@@ -132,6 +134,7 @@ internal sealed class WritePass(FrameOutput output, ControlFrameQueue controlFra
                 case ControlFrameKind.RstStream:
                     Http2FrameWriter.WriteRstStream(writer, frame.StreamId, frame.ErrorCode);
                     output.Count(Http2FrameType.RstStream, frame.StreamId, Http2FrameFlags.None, 4);
+                    metrics.ResetSent(frame.ErrorCode);
                     break;
                 case ControlFrameKind.WindowUpdate:
                     Http2FrameWriter.WriteWindowUpdate(writer, frame.StreamId, (int)frame.Value);
@@ -141,6 +144,7 @@ internal sealed class WritePass(FrameOutput output, ControlFrameQueue controlFra
                     byte[] debugData = controlFrames.GoAwayDebugData is null ? [] : Encoding.ASCII.GetBytes(controlFrames.GoAwayDebugData);
                     Http2FrameWriter.WriteGoAway(writer, frame.StreamId, frame.ErrorCode, debugData);
                     output.Count(Http2FrameType.GoAway, 0, Http2FrameFlags.None, 8 + debugData.Length);
+                    metrics.GoAwaySent(frame.ErrorCode, controlFrames.GoAwayDebugData);
                     break;
             }
         }

@@ -1,4 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
+using H2Middleware.Telemetry;
 
 namespace H2Middleware.Protocol;
 
@@ -8,7 +9,7 @@ namespace H2Middleware.Protocol;
 /// the stream). A closed entry stays in the table until nothing of its handler side can touch it any more, so that the
 /// handler's last messages find it; ids are never reused, so a message for a recycled entry finds nothing.
 /// </summary>
-internal sealed class StreamTable(Func<StreamEntry> createEntry, int poolCapacity, int closedStreamMemory)
+internal sealed class StreamTable(Func<StreamEntry> createEntry, int poolCapacity, int closedStreamMemory, ConnectionMetrics metrics)
 {
     private readonly Dictionary<int, StreamEntry> _entries = [];
     private readonly Stack<StreamEntry> _pool = new();
@@ -36,6 +37,7 @@ internal sealed class StreamTable(Func<StreamEntry> createEntry, int poolCapacit
         stream.Open(streamId, sendWindow, receiveWindow);
         _entries.Add(streamId, stream);
         OpenCount++;
+        metrics.StreamOpened(streamId);
         return stream;
     }
 
@@ -43,6 +45,12 @@ internal sealed class StreamTable(Func<StreamEntry> createEntry, int poolCapacit
     public void OnClosed(StreamEntry stream)
     {
         OpenCount--;
+        metrics.StreamClosed(stream.StreamId);
+        TimeSpan stalled = stream.StreamWindowBlockedTime + stream.ConnectionWindowBlockedTime;
+        if (stalled > TimeSpan.Zero)
+        {
+            metrics.RecordStall(stalled);
+        }
         StreamCloseCause cause = stream.Lifecycle.CloseCause;
         if (cause != StreamCloseCause.ResetByServer)
         {

@@ -1,3 +1,5 @@
+using H2Middleware.Telemetry;
+
 namespace H2Middleware.ServeLoop;
 
 /// <summary>
@@ -6,13 +8,17 @@ namespace H2Middleware.ServeLoop;
 /// A client that runs the budget dry is flooding us with errors (MadeYouReset, CVE-2019-9514 and friends) and is cut
 /// off with GOAWAY(ENHANCE_YOUR_CALM); one that makes progress between occasional errors never is.
 /// </summary>
-internal sealed class ClientErrorBudget(int capacity)
+internal sealed class ClientErrorBudget(int capacity, ConnectionMetrics metrics)
 {
     private readonly int _capacity = capacity;
     private int _remaining = capacity;
 
-    /// <summary>Draws one unit; false once the budget is exhausted.</summary>
-    public bool TryDraw() => --_remaining >= 0;
+    /// <summary>Draws one unit for the cause; false once the budget is exhausted.</summary>
+    public bool TryDraw(ConnectionEndReason cause)
+    {
+        metrics.ClientError(cause);
+        return --_remaining >= 0;
+    }
 
     public void Refill()
     {

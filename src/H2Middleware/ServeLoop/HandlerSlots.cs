@@ -1,6 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using H2Middleware.Frames;
 using H2Middleware.Protocol;
+using H2Middleware.Telemetry;
 
 namespace H2Middleware.ServeLoop;
 
@@ -9,7 +10,7 @@ namespace H2Middleware.ServeLoop;
 /// closed, so a client that opens and resets streams in a loop (CVE-2023-44487) cannot make us run more than a bounded
 /// number at once; the excess waits here, and a client that piles up more is cut off.
 /// </summary>
-internal sealed class HandlerSlots(int limit)
+internal sealed class HandlerSlots(int limit, ConnectionMetrics metrics)
 {
     private readonly Queue<StreamEntry> _waiting = new();
 
@@ -31,6 +32,7 @@ internal sealed class HandlerSlots(int limit)
 
         stream.WaitingToRun = true;
         _waiting.Enqueue(stream);
+        metrics.StreamQueued();
     }
 
     /// <summary>A handler returned; its slot is free.</summary>
@@ -42,6 +44,7 @@ internal sealed class HandlerSlots(int limit)
         if (Running < limit && _waiting.TryDequeue(out stream))
         {
             stream.WaitingToRun = false;
+            metrics.StreamsLeftQueue(1);
             return true;
         }
 
@@ -57,5 +60,9 @@ internal sealed class HandlerSlots(int limit)
     }
 
     /// <summary>The connection is ending: the waiting handlers will never run.</summary>
-    public void ClearWaiting() => _waiting.Clear();
+    public void ClearWaiting()
+    {
+        metrics.StreamsLeftQueue(_waiting.Count);
+        _waiting.Clear();
+    }
 }

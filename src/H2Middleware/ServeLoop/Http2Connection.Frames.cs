@@ -3,6 +3,7 @@ using System.IO.Pipelines;
 using H2Middleware.Frames;
 using H2Middleware.Output;
 using H2Middleware.Protocol;
+using H2Middleware.Telemetry;
 using Microsoft.AspNetCore.Http;
 
 namespace H2Middleware.ServeLoop;
@@ -18,6 +19,7 @@ internal sealed partial class Http2Connection
         if (!_stopReading && !_stopped && !_reads.TryStart(out Exception? error))
         {
             Http2Log.TransportFailed(Logger, ConnectionId, "reading from the transport failed", error);
+            _metrics.ConnectionLost(ConnectionEndTags.TransportFailed);
             Abort("reading from the transport failed");
         }
     }
@@ -27,6 +29,7 @@ internal sealed partial class Http2Connection
         if (!_reads.TryTakeResult(out ReadResult result, out Exception? error))
         {
             Http2Log.TransportFailed(Logger, ConnectionId, "reading from the transport failed", error);
+            _metrics.ConnectionLost(ConnectionEndTags.TransportFailed);
             Abort("reading from the transport failed");
             return;
         }
@@ -68,10 +71,12 @@ internal sealed partial class Http2Connection
                     throw new Http2ConnectionException(error.Code, error.Reason);
                 case Http2FrameReadStatus.StreamError:
                     LogFrameReceived(frame);
+                    _metrics.FrameReceived(frame);
                     OnFrameStreamError(frame, error);
                     break;
                 default:
                     LogFrameReceived(frame);
+                    _metrics.FrameReceived(frame);
                     ProcessFrame(frame);
                     break;
             }

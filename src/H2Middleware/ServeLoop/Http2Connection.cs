@@ -7,6 +7,7 @@ using H2Middleware.Hpack;
 using H2Middleware.Output;
 using H2Middleware.Protocol;
 using H2Middleware.Scheduling;
+using H2Middleware.Telemetry;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.Extensions.Logging;
@@ -57,6 +58,7 @@ internal sealed partial class Http2Connection
     private readonly PrioritySignals _prioritySignals;
     private readonly ReadPump _reads;
     private readonly KeepAlivePing _keepAlivePing;
+    private readonly ConnectionMetrics _metrics;
 
     // Frames and streams.
     private bool _stopReading;
@@ -78,13 +80,14 @@ internal sealed partial class Http2Connection
     private bool _stopped;
     private bool _transportGone;
 
-    public Http2Connection(ConnectionContext context, Http2ServeLoopOptions options, StreamApplication application, ILogger logger)
+    public Http2Connection(ConnectionContext context, Http2ServeLoopOptions options, StreamApplication application, ILogger logger, Http2Metrics metrics)
     {
         _context = context;
         _output = context.Transport.Output;
         Options = options;
         Logger = logger;
         _time = options.TimeProvider;
+        _metrics = new ConnectionMetrics(metrics, context.Features, _time);
         _messages = Channel.CreateUnbounded<ServeLoopMessage>(new UnboundedChannelOptions { SingleReader = true, AllowSynchronousContinuations = false });
         _port = new ConnectionPort(
             _messages.Writer,
@@ -100,8 +103,9 @@ internal sealed partial class Http2Connection
         _streams = new StreamTable(
             () => new StreamEntry(application.CreateStream(_port)),
             poolCapacity: options.MaxStreamsPerConnection,
-            closedStreamMemory: Math.Clamp(2 * options.MaxStreamsPerConnection, 64, 4096));
-        _handlers = new HandlerSlots(options.MaxStreamsPerConnection);
+            closedStreamMemory: Math.Clamp(2 * options.MaxStreamsPerConnection, 64, 4096),
+            metrics: _metrics);
+        _handlers = new HandlerSlots(options.MaxStreamsPerConnection, _metrics);
         // Strings up to 64 KiB decode (and make a 431 when over the list limit); only longer ones are a COMPRESSION_ERROR.
         // The client may use the protocol's initial table size until it acknowledges ours (RFC 9113 §4.3.1).
         _hpackDecoder = new HpackDecoder(Http2Limits.DefaultHeaderTableSize, options.MaxRequestHeaderListSize, Math.Max(options.MaxRequestHeaderListSize, 64 * 1024));
@@ -110,13 +114,13 @@ internal sealed partial class Http2Connection
         _requestBodies = new RequestBodyFlow(options.InitialConnectionWindowSize, options.MaxRequestBufferSizePerStream, _controlFrames);
         _coordinator = new StreamCoordinator(
             _streams, _handlers, _requestBodies, options.WriteSchedulerFactory(), _controlFrames,
-            new ClientErrorBudget(options.ClientErrorBudget), _time, logger, context.ConnectionId, streamEnded: CloseIfDrained);
+            new ClientErrorBudget(options.ClientErrorBudget, _metrics), _time, logger, context.ConnectionId, streamEnded: CloseIfDrained);
         _sendQueue = _coordinator.SendQueue;
         _prioritySignals = new PrioritySignals(_sendQueue.Scheduler, _streams, options.MaxStreamsPerConnection);
         _responseFields = new ResponseFieldEncoder(_time);
-        var frameOutput = new FrameOutput(_output, logger, context.ConnectionId);
+        var frameOutput = new FrameOutput(_output, logger, context.ConnectionId, _metrics);
         _streamTurn = new StreamTurn(frameOutput, _responseFields, _sendQueue.ConnectionWindow, _coordinator);
-        _writePass = new WritePass(frameOutput, _controlFrames, _sendQueue, _streamTurn, () => Post(new ServeLoopMessage(ServeLoopMessageKind.FlushCompleted)));
+        _writePass = new WritePass(frameOutput, _controlFrames, _sendQueue, _streamTurn, _metrics, () => Post(new ServeLoopMessage(ServeLoopMessageKind.FlushCompleted)));
         _dataRates = new DataRateMonitor(_time);
         _controlFrameRate = new ControlFrameRateLimit(_time);
         _reads = new ReadPump(context.Transport.Input, () => Post(new ServeLoopMessage(ServeLoopMessageKind.ReadCompleted)));
@@ -305,6 +309,7 @@ internal sealed partial class Http2Connection
             Http2Log.TransportFailed(Logger, ConnectionId, reason, error);
         }
 
+        _metrics.ConnectionLost(ConnectionEndTags.TransportFailed);
         Abort(reason);
     }
 
@@ -353,6 +358,7 @@ internal sealed partial class Http2Connection
             case ServeLoopTimer.Close:
                 // The peer will not read our last frames (CVE-2019-9517 and friends): do not wait for it any longer.
                 Http2Log.ConnectionTimedOut(Logger, ConnectionId, "the closing frames could not be written");
+                _metrics.ConnectionLost(ConnectionEndTags.CloseTimeout);
                 _context.Abort(new ConnectionAbortedException("The client did not read the connection's closing frames."));
                 Abort("the client did not read the closing frames");
                 break;
@@ -379,6 +385,7 @@ internal sealed partial class Http2Connection
         {
             case KeepAlivePing.Step.ClientGone:
                 Http2Log.ConnectionTimedOut(Logger, ConnectionId, "the keep-alive PING was not acknowledged");
+                _metrics.ConnectionLost(ConnectionEndTags.KeepAlivePingTimeout);
                 _context.Abort(new ConnectionAbortedException("The client did not acknowledge the keep-alive PING."));
                 Abort("the keep-alive PING was not acknowledged");
                 return;
@@ -519,6 +526,7 @@ internal sealed partial class Http2Connection
         BeginClosing();
         _coordinator.AbortAll(errorCode);
         Http2Log.ConnectionError(Logger, ConnectionId, errorCode, reason);
+        _metrics.ConnectionFailed(errorCode, reason);
     }
 
     /// <summary>

@@ -188,7 +188,7 @@ internal sealed class StreamCoordinator : IStreamOutputEvents
     /// <summary>Draws on the client's error budget; an exhausted budget is a connection error.</summary>
     public void ChargeClientError(ConnectionEndReason cause)
     {
-        if (!_clientErrors.TryDraw())
+        if (!_clientErrors.TryDraw(cause))
         {
             throw new Http2ConnectionException(Http2ErrorCode.EnhanceYourCalm, cause.ToString());
         }
@@ -222,6 +222,8 @@ internal sealed class StreamCoordinator : IStreamOutputEvents
     /// </summary>
     private void OnClosed(StreamEntry stream, Http2ErrorCode errorCode)
     {
+        // The send queue first: it settles the stream's waits, which the table's metrics record.
+        _sendQueue.OnStreamClosed(stream);
         _streams.OnClosed(stream);
         if (!stream.WasReset && stream.ApplicationStarted)
         {
@@ -234,7 +236,6 @@ internal sealed class StreamCoordinator : IStreamOutputEvents
             IdleSince = _time.GetTimestamp();
         }
 
-        _sendQueue.OnStreamClosed(stream);
         if (stream.WasReset)
         {
             stream.Stream.Abort(errorCode);

@@ -21,13 +21,14 @@ public class LoopOwnershipTests
 
     /// <summary>
     /// Everything the serve loop owns: every type of its namespace but the port, the protocol state machines and
-    /// windows, the write side, and the scheduler seam (schedulers are called on the loop only).
+    /// windows, the write side, the scheduler seam (schedulers are called on the loop only), and a connection's metrics.
     /// </summary>
     private static string[] LoopOwnedTypeNames() =>
         Engine.GetTypes()
             .Where(type => type.Namespace is "H2Middleware.ServeLoop" or "H2Middleware.Protocol" or "H2Middleware.Protocol.FlowControl" or "H2Middleware.Output"
                 || type == typeof(H2Middleware.Scheduling.IWriteScheduler)
-                || type == typeof(H2Middleware.Scheduling.IScheduledStream))
+                || type == typeof(H2Middleware.Scheduling.IScheduledStream)
+                || type == typeof(H2Middleware.Telemetry.ConnectionMetrics))
             .Where(type => !Port.Contains(type) && !type.IsNested)
             .Select(type => type.FullName!)
             .ToArray();
@@ -48,6 +49,7 @@ public class LoopOwnershipTests
         Assert.Contains(typeof(StreamEntry).FullName, owned);
         Assert.Contains(typeof(Http2Connection).FullName, owned);
         Assert.Contains(typeof(H2Middleware.Protocol.StreamLifecycle).FullName, owned);
+        Assert.Contains(typeof(H2Middleware.Telemetry.ConnectionMetrics).FullName, owned);
         Assert.DoesNotContain(typeof(ConnectionPort).FullName, owned);
     }
 

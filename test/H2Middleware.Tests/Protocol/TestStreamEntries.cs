@@ -3,6 +3,7 @@ using System.Threading.Channels;
 using H2Middleware.Protocol;
 using H2Middleware.ServeLoop;
 using H2Middleware.Streams;
+using H2Middleware.Telemetry;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -27,6 +28,7 @@ internal static class TestStreamEntries
     public static StreamTable Table(int poolCapacity = 4, int closedStreamMemory = 8)
     {
         ConnectionPort port = Port();
-        return new StreamTable(() => Create(port), poolCapacity, closedStreamMemory);
+        var metrics = new ConnectionMetrics(Http2Metrics.Create(meterFactory: null), new FeatureCollection(), TimeProvider.System);
+        return new StreamTable(() => Create(port), poolCapacity, closedStreamMemory, metrics);
     }
 }

@@ -4,6 +4,7 @@ using System.Text;
 using H2Middleware.Frames;
 using H2Middleware.Hosting;
 using H2Middleware.Hpack;
+using H2Middleware.Telemetry;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
@@ -42,7 +43,8 @@ internal sealed class Http2TestClient : IAsyncDisposable
         int clientReceiveBuffer,
         MemoryPool<byte>? memoryPool,
         Action<IFeatureCollection>? connectionFeatures,
-        Func<IDuplexPipe, IDuplexPipe>? wrapTransport)
+        Func<IDuplexPipe, IDuplexPipe>? wrapTransport,
+        Http2Metrics metrics)
     {
         // A bounded receive buffer lets a test play a client that stops reading: the server's flushes then block.
         _toClient = new Pipe(new PipeOptions(pauseWriterThreshold: clientReceiveBuffer, resumeWriterThreshold: clientReceiveBuffer / 2, useSynchronizationContext: false));
@@ -59,7 +61,8 @@ internal sealed class Http2TestClient : IAsyncDisposable
             options,
             application,
             endpointAllowsHttp1,
-            loggerFactory);
+            loggerFactory,
+            metrics);
         _serverTask = Task.Run(async () =>
         {
             try
@@ -92,6 +95,7 @@ internal sealed class Http2TestClient : IAsyncDisposable
     /// <param name="memoryPool">The pool the connection offers the engine (Kestrel's IMemoryPoolFeature), to measure what it holds.</param>
     /// <param name="connectionFeatures">Sets features of the connection (TLS details, say) before the engine sees it.</param>
     /// <param name="wrapTransport">Wraps the server's side of the transport, e.g. to inject faults into its reads and flushes.</param>
+    /// <param name="metrics">The engine's instruments, on a test's own Meter to collect them; by default the process-wide Meter.</param>
     public static Http2TestClient Start(
         RequestDelegate handler,
         Action<Http2ServeLoopOptions>? configure = null,
@@ -101,12 +105,14 @@ internal sealed class Http2TestClient : IAsyncDisposable
         int clientReceiveBuffer = 0,
         MemoryPool<byte>? memoryPool = null,
         Action<IFeatureCollection>? connectionFeatures = null,
-        Func<IDuplexPipe, IDuplexPipe>? wrapTransport = null)
+        Func<IDuplexPipe, IDuplexPipe>? wrapTransport = null,
+        Http2Metrics? metrics = null)
     {
         var options = new Http2ServeLoopOptions();
         configure?.Invoke(options);
         return new Http2TestClient(
-            handler, options, endpointAllowsHttp1, alpnH2, loggerFactory ?? NullLoggerFactory.Instance, clientReceiveBuffer, memoryPool, connectionFeatures, wrapTransport);
+            handler, options, endpointAllowsHttp1, alpnH2, loggerFactory ?? NullLoggerFactory.Instance, clientReceiveBuffer, memoryPool, connectionFeatures, wrapTransport,
+            metrics ?? Http2Metrics.Create(meterFactory: null));
     }
 
     /// <summary>Starts a client and completes the connection handshake (preface, SETTINGS both ways, acks).</summary>
