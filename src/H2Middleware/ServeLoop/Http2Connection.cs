@@ -57,6 +57,7 @@ internal sealed partial class Http2Connection
     private readonly PrioritySignals _prioritySignals;
     private readonly ReadPump _reads;
     private readonly KeepAlivePing _keepAlivePing;
+    private readonly ServerPush _push;
 
     // Frames and streams.
     private bool _stopReading;
@@ -101,7 +102,8 @@ internal sealed partial class Http2Connection
             () => new StreamEntry(application.CreateStream(_port)),
             poolCapacity: options.MaxStreamsPerConnection,
             closedStreamMemory: Math.Clamp(2 * options.MaxStreamsPerConnection, 64, 4096));
-        _handlers = new HandlerSlots(options.MaxStreamsPerConnection);
+        // Pushed streams run handlers too: with push on, the limit grows by the push limit, so pushes do not eat the client's share.
+        _handlers = new HandlerSlots(options.MaxStreamsPerConnection + (options.EnableServerPush ? options.MaxConcurrentPushes : 0));
         // Strings up to 64 KiB decode (and make a 431 when over the list limit); only longer ones are a COMPRESSION_ERROR.
         // The client may use the protocol's initial table size until it acknowledges ours (RFC 9113 §4.3.1).
         _hpackDecoder = new HpackDecoder(Http2Limits.DefaultHeaderTableSize, options.MaxRequestHeaderListSize, Math.Max(options.MaxRequestHeaderListSize, 64 * 1024));
@@ -116,7 +118,8 @@ internal sealed partial class Http2Connection
         _responseFields = new ResponseFieldEncoder(_time);
         var frameOutput = new FrameOutput(_output, logger, context.ConnectionId);
         _streamTurn = new StreamTurn(frameOutput, _responseFields, _sendQueue.ConnectionWindow, _coordinator);
-        _writePass = new WritePass(frameOutput, _controlFrames, _sendQueue, _streamTurn, () => Post(new ServeLoopMessage(ServeLoopMessageKind.FlushCompleted)));
+        _push = new ServerPush(options, _port, _streams, _handlers, _coordinator, frameOutput, _responseFields);
+        _writePass = new WritePass(frameOutput, _controlFrames, _push.Promises, _sendQueue, _streamTurn, () => Post(new ServeLoopMessage(ServeLoopMessageKind.FlushCompleted)));
         _dataRates = new DataRateMonitor(_time);
         _controlFrameRate = new ControlFrameRateLimit(_time);
         _reads = new ReadPump(context.Transport.Input, () => Post(new ServeLoopMessage(ServeLoopMessageKind.ReadCompleted)));
@@ -221,6 +224,9 @@ internal sealed partial class Http2Connection
                 break;
             case ServeLoopMessageKind.ConnectionAborted:
                 Abort("the transport closed");
+                break;
+            case ServeLoopMessageKind.StreamPushRequested:
+                _push.OnRequested((Streams.PushRequest)message.Payload!, _peerInitialWindowSize);
                 break;
             default:
                 // A message about a stream whose entry has been recycled is about a stream that no longer exists.
@@ -501,6 +507,7 @@ internal sealed partial class Http2Connection
     {
         _goAwayLastStreamId = lastStreamId;
         _controlFrames.EnqueueGoAway(errorCode, lastStreamId, debugData);
+        _push.OnGoAway();
         Http2Log.GoAwaySent(Logger, ConnectionId, lastStreamId, errorCode);
     }
 
