@@ -57,6 +57,8 @@ public partial class ServerPushTests
         int promisedAt = transcript.Entries.IndexOf(promise);
         Assert.True(promisedAt < transcript.IndexOf(f => f.StreamId == 1 && f.Type == Http2FrameType.Data), "the parent's DATA came before the PUSH_PROMISE");
         Assert.True(promisedAt < transcript.IndexOf(f => f.StreamId == 2), "the pushed stream's frames came before its PUSH_PROMISE");
+        // Reserved (local), the stream may carry only HEADERS (RFC 9113 §5.1).
+        Assert.Equal(Http2FrameType.Headers, transcript.On(2).First().Frame.Type);
         Assert.Equal(Page, transcript.Response(1).BodyText);
         TestResponse pushed = transcript.Response(2);
         Assert.Equal("200", pushed.Status);
