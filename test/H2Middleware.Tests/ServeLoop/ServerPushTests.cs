@@ -68,6 +68,29 @@ public partial class ServerPushTests
         Assert.Equal(StyleSheetBody, pushed.BodyText);
     }
 
+    [Theory]
+    [InlineData("RoundRobin")]
+    [InlineData("Random")]
+    [InlineData("Rfc7540PriorityTree")]
+    public async Task EverySchedulerSchedulesAPushedStreamLikeAnyOther(string scheduler)
+    {
+        await using var client = await Http2TestClient.ConnectAsync(Site(async context =>
+        {
+            await Push(context).PushAsync("/style.css");
+            await context.Response.WriteAsync(Page);
+        }), options =>
+        {
+            PushOn()(options);
+            options.WriteSchedulerFactory = Hosting.Http2ServeLoopOptionsConfiguration.Schedulers[scheduler];
+        });
+
+        await client.SendGetAsync(1, "/");
+        FrameTranscript transcript = await FrameTranscript.ReadAsync(client, 1, 2);
+
+        Assert.Equal(Page, transcript.Response(1).BodyText);
+        Assert.Equal(StyleSheetBody, transcript.Response(2).BodyText);
+    }
+
     [Fact]
     public async Task APushedHeadGetsTheHeadersWithoutTheBody()
     {
