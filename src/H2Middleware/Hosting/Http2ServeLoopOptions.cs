@@ -96,6 +96,19 @@ public sealed class Http2ServeLoopOptions
     /// </summary>
     public bool EnableExtendedConnect { get; set; } = true;
 
+    /// <summary>
+    /// Whether handlers may push responses (RFC 9113 §8.4) through <see cref="IHttp2ServerPushFeature"/>. Off by
+    /// default: browsers no longer accept pushes, and a push the client already has in its cache is wasted bandwidth.
+    /// A client that sends SETTINGS_ENABLE_PUSH = 0 never receives one either way.
+    /// </summary>
+    public bool EnableServerPush { get; set; }
+
+    /// <summary>
+    /// How many pushed streams a connection may have at once (promised and not yet closed); the client's
+    /// SETTINGS_MAX_CONCURRENT_STREAMS bounds them too. A push beyond either is refused.
+    /// </summary>
+    public int MaxConcurrentPushes { get; set; } = 16;
+
     /// <summary>Whether handlers may use synchronous reads and writes on the request and response bodies.</summary>
     public bool AllowSynchronousIO { get; set; }
 
@@ -121,6 +134,7 @@ public sealed class Http2ServeLoopOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxResponseBufferSizePerStream, 1_024, nameof(MaxResponseBufferSizePerStream));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxRequestBufferSizePerStream, 1_024, nameof(MaxRequestBufferSizePerStream));
         ArgumentOutOfRangeException.ThrowIfNegative(ClientErrorBudget, nameof(ClientErrorBudget));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxConcurrentPushes, 1, nameof(MaxConcurrentPushes));
         if (KeepAlivePingDelay != Timeout.InfiniteTimeSpan)
         {
             ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(KeepAlivePingDelay, TimeSpan.Zero, nameof(KeepAlivePingDelay));

@@ -9,6 +9,9 @@ namespace H2Middleware.Output;
 /// </summary>
 internal interface IStreamOutputEvents
 {
+    /// <summary>The response's HEADERS have been written: a stream we push leaves "reserved (local)" (RFC 9113 §5.1).</summary>
+    void OnResponseHeadersSent(StreamEntry stream);
+
     /// <summary>The response's last frame (END_STREAM) has been written.</summary>
     void OnEndStreamSent(StreamEntry stream);
 

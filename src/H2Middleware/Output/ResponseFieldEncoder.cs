@@ -8,9 +8,9 @@ using Microsoft.Net.Http.Headers;
 namespace H2Middleware.Output;
 
 /// <summary>
-/// Turns a response's header or trailer fields into an HPACK block, after checking that the client can take them:
-/// every field is validated before the encoder touches its dynamic table, because once it has, the block must be sent
-/// or the client's decoder falls out of step.
+/// Turns a response's header or trailer fields (or a pushed request's, for PUSH_PROMISE) into an HPACK block, after
+/// checking that the client can take them: every field is validated before the encoder touches its dynamic table,
+/// because once it has, the block must be sent or the client's decoder falls out of step.
 /// </summary>
 internal sealed class ResponseFieldEncoder(TimeProvider time)
 {
@@ -60,6 +60,48 @@ internal sealed class ResponseFieldEncoder(TimeProvider time)
                 if (value is not null)
                 {
                     _encoder.EncodeHeader(field.Key, TrimWhitespace(value), _block);
+                }
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// Encodes the promised request of a PUSH_PROMISE (RFC 9113 §8.4.1) into <see cref="Block"/>: a header block like
+    /// the others, in the same HPACK context, since the client decodes every block in the order we send them. The
+    /// fields were checked by the handler side; returns why the block cannot be sent, or null.
+    /// </summary>
+    public string? EncodePushPromise(PushRequest request)
+    {
+        // RFC 9113 §6.5.2: 32 octets over each field's name and value, here for :method, :scheme, :authority and :path.
+        long listSize = 4 * 32 + ":method:scheme:authority:path".Length + request.Method.Length + request.Scheme.Length + request.Authority.Length + request.Path.Length;
+        foreach (KeyValuePair<string, StringValues> field in request.Fields)
+        {
+            foreach (string? value in field.Value)
+            {
+                listSize += field.Key.Length + (value?.Length ?? 0) + 32;
+            }
+        }
+
+        if (listSize > PeerMaxHeaderListSize)
+        {
+            return $"the promised request's fields ({listSize} octets) exceed the client's SETTINGS_MAX_HEADER_LIST_SIZE ({PeerMaxHeaderListSize})";
+        }
+
+        _block.ResetWrittenCount();
+        _encoder.BeginHeaderBlock(_block);
+        _encoder.EncodeHeader(":method", request.Method, _block);
+        _encoder.EncodeHeader(":scheme", request.Scheme, _block);
+        _encoder.EncodeHeader(":authority", request.Authority, _block);
+        _encoder.EncodeHeader(":path", request.Path, _block);
+        foreach (KeyValuePair<string, StringValues> field in request.Fields)
+        {
+            foreach (string? value in field.Value)
+            {
+                if (value is not null)
+                {
+                    _encoder.EncodeHeader(field.Key, value, _block);
                 }
             }
         }

@@ -50,6 +50,7 @@ internal sealed class StreamTurn(FrameOutput output, ResponseFieldEncoder fields
 
             WriteFieldBlock(stream.StreamId, endWithHeaders);
             stream.ResponseHeadersSent = true;
+            events.OnResponseHeadersSent(stream);
             if (endWithHeaders)
             {
                 ReleaseRead(stream, hasRead, read.End);

@@ -8,11 +8,18 @@ namespace H2Middleware.Output;
 
 /// <summary>
 /// The serve loop's write pass, run after every batch of messages: control frames first (they bypass the scheduler),
-/// then stream turns in the order the write scheduler picks, encoded straight into the transport's writer. At most one
-/// flush is in flight; a pass flushes when nothing more is ready (the seed's needsFrameFlush) or a batch is large, so
-/// many small frames leave in one write.
+/// then owed PUSH_PROMISE frames, then stream turns in the order the write scheduler picks, encoded straight into the
+/// transport's writer. At most one flush is in flight; a pass flushes when nothing more is ready (the seed's
+/// needsFrameFlush) or a batch is large, so many small frames leave in one write.
 /// </summary>
-internal sealed class WritePass(FrameOutput output, ControlFrameQueue controlFrames, SendQueue sendQueue, StreamTurn turn, ConnectionMetrics metrics, Action onFlushCompleted)
+internal sealed class WritePass(
+    FrameOutput output,
+    ControlFrameQueue controlFrames,
+    PushPromiseQueue pushPromises,
+    SendQueue sendQueue,
+    StreamTurn turn,
+    ConnectionMetrics metrics,
+    Action onFlushCompleted)
 {
     private const int MaxBytesPerFlush = 128 * 1024;
 
@@ -47,6 +54,11 @@ internal sealed class WritePass(FrameOutput output, ControlFrameQueue controlFra
         {
             WriteControlFrames();
             metrics.WritePassStarted(streamsMayWrite ? sendQueue.ScheduledCount : 0);
+            if (pushPromises.HasPromises)
+            {
+                pushPromises.Write(connectionOpen: streamsMayWrite, turn.PeerMaxFrameSize);
+            }
+
             while (streamsMayWrite && output.BytesSinceFlush < MaxBytesPerFlush && sendQueue.TryDequeue(out StreamEntry? stream))
             {
                 int streamId = stream.StreamId;

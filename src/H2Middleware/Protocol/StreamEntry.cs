@@ -119,13 +119,16 @@ internal sealed class StreamEntry(Http2Stream stream) : IScheduledStream
 
     public object? SchedulerState { get; set; }
 
-    /// <summary>Starts a use of the pair for a new stream, which opens with the given windows.</summary>
-    public void Open(int streamId, int sendWindow, int receiveWindow)
+    /// <summary>
+    /// Starts a use of the pair for a new stream with the given windows: opened by the client's HEADERS, or
+    /// (<see cref="StreamEvent.Reserved"/>) promised by us.
+    /// </summary>
+    public void Open(int streamId, int sendWindow, int receiveWindow, StreamEvent opening = StreamEvent.Opened)
     {
         StreamId = streamId;
         SendWindow.Reset(sendWindow);
         ReceiveWindow.Reset(receiveWindow);
-        Lifecycle.Apply(StreamEvent.Opened);
+        Lifecycle.Apply(opening);
         stream.Initialize(streamId);
     }
 

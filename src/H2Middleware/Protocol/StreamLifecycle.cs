@@ -1,10 +1,13 @@
 namespace H2Middleware.Protocol;
 
-/// <summary>The states of a stream the client opens (RFC 9113 §5.1); a server that never pushes has no "reserved" states.</summary>
+/// <summary>The states of a stream (RFC 9113 §5.1): those the client opens, and "reserved (local)" for those we push.</summary>
 internal enum StreamState : byte
 {
     Idle,
     Open,
+
+    /// <summary>We promised the stream (PUSH_PROMISE) and have not sent its HEADERS yet; the client sends nothing on it.</summary>
+    ReservedLocal,
 
     /// <summary>We sent END_STREAM; the client may still send.</summary>
     HalfClosedLocal,
@@ -20,6 +23,12 @@ internal enum StreamEvent : byte
 {
     /// <summary>HEADERS opened the stream.</summary>
     Opened,
+
+    /// <summary>We promised the stream to the client (server push).</summary>
+    Reserved,
+
+    /// <summary>We sent the HEADERS of a stream we promised.</summary>
+    HeadersSent,
 
     /// <summary>A frame with END_STREAM arrived.</summary>
     EndStreamReceived,
@@ -57,8 +66,8 @@ internal sealed class StreamLifecycle
 
     public StreamCloseCause CloseCause { get; private set; }
 
-    /// <summary>The client can send no more: it sent END_STREAM, or the stream closed.</summary>
-    public bool RemoteClosed => State is StreamState.HalfClosedRemote or StreamState.Closed;
+    /// <summary>The client can send no more: it sent END_STREAM, the stream closed, or it is one we push.</summary>
+    public bool RemoteClosed => State is StreamState.HalfClosedRemote or StreamState.Closed or StreamState.ReservedLocal;
 
     /// <summary>We can send no more: we sent END_STREAM, or the stream closed.</summary>
     public bool LocalClosed => State is StreamState.HalfClosedLocal or StreamState.Closed;
@@ -83,6 +92,8 @@ internal sealed class StreamLifecycle
         StreamState next = (State, streamEvent) switch
         {
             (StreamState.Idle, StreamEvent.Opened) => StreamState.Open,
+            (StreamState.Idle, StreamEvent.Reserved) => StreamState.ReservedLocal,
+            (StreamState.ReservedLocal, StreamEvent.HeadersSent) => StreamState.HalfClosedRemote,
             (StreamState.Open, StreamEvent.EndStreamReceived) => StreamState.HalfClosedRemote,
             (StreamState.Open, StreamEvent.EndStreamSent) => StreamState.HalfClosedLocal,
             (StreamState.HalfClosedLocal, StreamEvent.EndStreamReceived) => StreamState.Closed,

@@ -15,8 +15,14 @@ internal sealed class StreamTable(Func<StreamEntry> createEntry, int poolCapacit
     private readonly Stack<StreamEntry> _pool = new();
     private readonly ClosedStreams _closed = new(closedStreamMemory);
 
-    /// <summary>Streams open or half-closed: the ones SETTINGS_MAX_CONCURRENT_STREAMS counts.</summary>
+    /// <summary>Streams not yet closed: open, half-closed, or reserved (local) for a push.</summary>
     public int OpenCount { get; private set; }
+
+    /// <summary>The streams of <see cref="OpenCount"/> that we push (even ids): our push limit counts them.</summary>
+    public int PushedCount { get; private set; }
+
+    /// <summary>The streams of <see cref="OpenCount"/> the client opened: the ones our SETTINGS_MAX_CONCURRENT_STREAMS counts.</summary>
+    public int ClientOpenCount => OpenCount - PushedCount;
 
     /// <summary>Every entry not yet recycled, closed ones included.</summary>
     public Dictionary<int, StreamEntry>.ValueCollection Entries => _entries.Values;
@@ -27,14 +33,23 @@ internal sealed class StreamTable(Func<StreamEntry> createEntry, int poolCapacit
     public StreamEntry? FindOpen(int streamId) => _entries.TryGetValue(streamId, out StreamEntry? stream) && !stream.IsClosed ? stream : null;
 
     /// <summary>Opens a stream on a pooled entry, or on a new one.</summary>
-    public StreamEntry Open(int streamId, int sendWindow, int receiveWindow)
+    public StreamEntry Open(int streamId, int sendWindow, int receiveWindow) => Add(streamId, sendWindow, receiveWindow, StreamEvent.Opened);
+
+    /// <summary>Reserves a stream we promise to the client (server push): it has no request body, so no receive window.</summary>
+    public StreamEntry Reserve(int streamId, int sendWindow)
+    {
+        PushedCount++;
+        return Add(streamId, sendWindow, receiveWindow: 0, StreamEvent.Reserved);
+    }
+
+    private StreamEntry Add(int streamId, int sendWindow, int receiveWindow, StreamEvent opening)
     {
         if (!_pool.TryPop(out StreamEntry? stream))
         {
             stream = createEntry();
         }
 
-        stream.Open(streamId, sendWindow, receiveWindow);
+        stream.Open(streamId, sendWindow, receiveWindow, opening);
         _entries.Add(streamId, stream);
         OpenCount++;
         metrics.StreamOpened(streamId);
@@ -51,6 +66,12 @@ internal sealed class StreamTable(Func<StreamEntry> createEntry, int poolCapacit
         {
             metrics.RecordStall(stalled);
         }
+
+        if ((stream.StreamId & 1) == 0)
+        {
+            PushedCount--;
+        }
+
         StreamCloseCause cause = stream.Lifecycle.CloseCause;
         if (cause != StreamCloseCause.ResetByServer)
         {

@@ -1,5 +1,8 @@
+using H2Middleware.Frames;
+using H2Middleware.Output;
 using H2Middleware.Protocol;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Logging;
 
 namespace H2Middleware.ServeLoop;
 
@@ -7,9 +10,11 @@ namespace H2Middleware.ServeLoop;
 /// Minimum data rates, as Kestrel enforces them (slow-body and slow-read attacks): once a second, while streams are
 /// open, each stream is charged the time it spent waiting on its client (the handler waiting for body bytes, or
 /// response bytes held back by the client's window or by a transport that does not drain); past the grace period, a
-/// stream whose client sent or took fewer bytes than the rate asks for that time is too slow.
+/// stream whose client sent or took fewer bytes than the rate asks for that time is too slow: its handler's body read
+/// fails with 408, or its response is reset.
 /// </summary>
-internal sealed class DataRateMonitor(TimeProvider time)
+internal sealed class DataRateMonitor(
+    TimeProvider time, StreamTable streams, RequestBodyFlow requestBodies, StreamCoordinator coordinator, WritePass writePass, ILogger logger, string connectionId)
 {
     public static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
 
@@ -31,19 +36,39 @@ internal sealed class DataRateMonitor(TimeProvider time)
         return true;
     }
 
-    /// <summary>The time since the last check, which every stream is charged for now.</summary>
-    public TimeSpan TakeElapsed()
+    /// <summary>Charges every open stream for the time since the last check; true while checks must go on.</summary>
+    public bool Check()
     {
         TimeSpan elapsed = time.GetElapsedTime(_checkedAt);
         _checkedAt = time.GetTimestamp();
-        return elapsed;
+        foreach (StreamEntry stream in streams.Entries)
+        {
+            if (stream.IsClosed)
+            {
+                continue;
+            }
+
+            if (RequestBodyTooSlow(stream, elapsed))
+            {
+                Http2Log.DataRateTooLow(logger, connectionId, stream.StreamId, "request body", stream.RequestBodyReceived, stream.RequestBodyWaitTime);
+                stream.Stream.FailRequestBodyTooSlow();
+                requestBodies.StopReceiving(stream);
+            }
+
+            if (ResponseTooSlow(stream, elapsed, writePass.FlushInFlight))
+            {
+                Http2Log.DataRateTooLow(logger, connectionId, stream.StreamId, "response", stream.ResponseBytesSent, stream.ResponseBlockedTime);
+                coordinator.Reset(stream, Http2ErrorCode.EnhanceYourCalm, "the client took the response too slowly");
+            }
+        }
+
+        // The checks go on only while streams are open.
+        IsRunning = streams.OpenCount > 0;
+        return IsRunning;
     }
 
-    /// <summary>The checks continue only while streams are open.</summary>
-    public void Continue(bool streamsOpen) => IsRunning = streamsOpen;
-
     /// <summary>Charges the stream's handler for waiting on body bytes; true when the client sends them too slowly.</summary>
-    public static bool RequestBodyTooSlow(StreamEntry stream, TimeSpan elapsed)
+    private static bool RequestBodyTooSlow(StreamEntry stream, TimeSpan elapsed)
     {
         // The handler waits for body bytes: it reads, and it has examined all that arrived.
         bool handlerWaits = stream.ApplicationStarted && !stream.ApplicationCompleted && !stream.RemoteClosed && !stream.DiscardingRequestBody
@@ -58,7 +83,7 @@ internal sealed class DataRateMonitor(TimeProvider time)
     }
 
     /// <summary>Charges the response for data the client holds back; true when it takes the response too slowly.</summary>
-    public static bool ResponseTooSlow(StreamEntry stream, TimeSpan elapsed, bool flushInFlight)
+    private static bool ResponseTooSlow(StreamEntry stream, TimeSpan elapsed, bool flushInFlight)
     {
         // Response bytes wait on the client: for its window, or for a flush the transport does not complete.
         bool clientHoldsData = stream.ResponseHeadersSent && !stream.LocalClosed

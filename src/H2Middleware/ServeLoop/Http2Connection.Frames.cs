@@ -149,7 +149,7 @@ internal sealed partial class Http2Connection
                 OnWindowUpdate(frame);
                 break;
             case Http2FrameType.PriorityUpdate:
-                _prioritySignals.OnPriorityUpdate(frame, _highestStreamId);
+                _prioritySignals.OnPriorityUpdate(frame, IsIdle(frame.PrioritizedStreamId));
                 break;
             case Http2FrameType.PushPromise:
                 throw new Http2ConnectionException(Http2ErrorCode.ProtocolError, "a client cannot push (PUSH_PROMISE)");
@@ -198,10 +198,10 @@ internal sealed partial class Http2Connection
     }
 
     /// <summary>
-    /// Idle (RFC 9113 §5.1): a client stream id above every one used so far, or any even id (we open no streams).
-    /// Only HEADERS and PRIORITY may arrive on an idle stream.
+    /// Idle (RFC 9113 §5.1): a client stream id above every one used so far, or an even id above every one we promised
+    /// (even ids are ours, for pushes). Only HEADERS and PRIORITY may arrive on an idle stream.
     /// </summary>
-    private bool IsIdle(int streamId) => streamId > _highestStreamId || (streamId & 1) == 0;
+    private bool IsIdle(int streamId) => (streamId & 1) == 0 ? streamId == 0 || streamId > _push.HighestPromisedId : streamId > _highestStreamId;
 
     private void OnData(in Http2Frame frame)
     {
@@ -247,10 +247,16 @@ internal sealed partial class Http2Connection
 
     /// <summary>
     /// DATA on a stream that is not open (RFC 9113 §6.1): a STREAM_CLOSED stream error, except for DATA the client sent
-    /// before it saw our RST_STREAM, which is ignored (§5.1).
+    /// before it saw our RST_STREAM, which is ignored, and DATA on a stream we promised but have not started, which is
+    /// a connection error (§5.1).
     /// </summary>
     private void OnDataOnClosedStream(StreamEntry? halfClosed, int streamId)
     {
+        if (halfClosed?.Lifecycle.State == StreamState.ReservedLocal)
+        {
+            throw new Http2ConnectionException(Http2ErrorCode.ProtocolError, "DATA on a reserved stream");
+        }
+
         if (halfClosed is not null)
         {
             _coordinator.Reject(halfClosed, Http2ErrorCode.StreamClosed, ConnectionEndReason.ReceivedFrameAfterStreamClose, "DATA after END_STREAM");
@@ -304,6 +310,12 @@ internal sealed partial class Http2Connection
                     break;
                 case Http2SettingsParameter.MaxHeaderListSize:
                     _responseFields.PeerMaxHeaderListSize = setting.Value;
+                    break;
+                case Http2SettingsParameter.EnablePush:
+                    _push.OnClientEnablePush(setting.Value);
+                    break;
+                case Http2SettingsParameter.MaxConcurrentStreams:
+                    _push.OnClientMaxConcurrentStreams(setting.Value);
                     break;
             }
         }
@@ -438,7 +450,7 @@ internal sealed partial class Http2Connection
             return block.For(HeaderBlockPurpose.Ignore);
         }
 
-        if (_streams.OpenCount >= Options.MaxStreamsPerConnection)
+        if (_streams.ClientOpenCount >= Options.MaxStreamsPerConnection)
         {
             // Before our SETTINGS are acknowledged the client may not know the limit yet (RFC 9113 §6.5.3), but no first
             // flight of requests holds more than another limit's worth.

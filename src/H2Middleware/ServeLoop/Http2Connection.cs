@@ -59,6 +59,7 @@ internal sealed partial class Http2Connection
     private readonly ReadPump _reads;
     private readonly KeepAlivePing _keepAlivePing;
     private readonly ConnectionMetrics _metrics;
+    private readonly ServerPush _push;
 
     // Frames and streams.
     private bool _stopReading;
@@ -105,7 +106,8 @@ internal sealed partial class Http2Connection
             poolCapacity: options.MaxStreamsPerConnection,
             closedStreamMemory: Math.Clamp(2 * options.MaxStreamsPerConnection, 64, 4096),
             metrics: _metrics);
-        _handlers = new HandlerSlots(options.MaxStreamsPerConnection, _metrics);
+        // Pushed streams run handlers too: with push on, the limit grows by the push limit, so pushes do not eat the client's share.
+        _handlers = new HandlerSlots(options.MaxStreamsPerConnection + (options.EnableServerPush ? options.MaxConcurrentPushes : 0), _metrics);
         // Strings up to 64 KiB decode (and make a 431 when over the list limit); only longer ones are a COMPRESSION_ERROR.
         // The client may use the protocol's initial table size until it acknowledges ours (RFC 9113 §4.3.1).
         _hpackDecoder = new HpackDecoder(Http2Limits.DefaultHeaderTableSize, options.MaxRequestHeaderListSize, Math.Max(options.MaxRequestHeaderListSize, 64 * 1024));
@@ -120,8 +122,9 @@ internal sealed partial class Http2Connection
         _responseFields = new ResponseFieldEncoder(_time);
         var frameOutput = new FrameOutput(_output, logger, context.ConnectionId, _metrics);
         _streamTurn = new StreamTurn(frameOutput, _responseFields, _sendQueue.ConnectionWindow, _coordinator);
-        _writePass = new WritePass(frameOutput, _controlFrames, _sendQueue, _streamTurn, _metrics, () => Post(new ServeLoopMessage(ServeLoopMessageKind.FlushCompleted)));
-        _dataRates = new DataRateMonitor(_time);
+        _push = new ServerPush(options, _port, _streams, _handlers, _coordinator, frameOutput, _responseFields);
+        _writePass = new WritePass(frameOutput, _controlFrames, _push.Promises, _sendQueue, _streamTurn, _metrics, () => Post(new ServeLoopMessage(ServeLoopMessageKind.FlushCompleted)));
+        _dataRates = new DataRateMonitor(_time, _streams, _requestBodies, _coordinator, _writePass, logger, context.ConnectionId);
         _controlFrameRate = new ControlFrameRateLimit(_time);
         _reads = new ReadPump(context.Transport.Input, () => Post(new ServeLoopMessage(ServeLoopMessageKind.ReadCompleted)));
         _keepAlivePing = new KeepAlivePing(_time, options.KeepAlivePingDelay, options.KeepAlivePingTimeout);
@@ -225,6 +228,9 @@ internal sealed partial class Http2Connection
                 break;
             case ServeLoopMessageKind.ConnectionAborted:
                 Abort("the transport closed");
+                break;
+            case ServeLoopMessageKind.StreamPushRequested:
+                _push.OnRequested((Streams.PushRequest)message.Payload!, _peerInitialWindowSize);
                 break;
             default:
                 // A message about a stream whose entry has been recycled is about a stream that no longer exists.
@@ -345,7 +351,11 @@ internal sealed partial class Http2Connection
                 OnHeaderBlockTimer();
                 break;
             case ServeLoopTimer.DataRates:
-                CheckDataRates();
+                if (_dataRates.Check())
+                {
+                    _timers.Arm(ServeLoopTimer.DataRates, DataRateMonitor.Interval);
+                }
+
                 break;
             case ServeLoopTimer.FinalGoAway:
                 SendFinalGoAway();
@@ -424,37 +434,6 @@ internal sealed partial class Http2Connection
         }
     }
 
-    private void CheckDataRates()
-    {
-        TimeSpan elapsed = _dataRates.TakeElapsed();
-        foreach (StreamEntry stream in _streams.Entries)
-        {
-            if (stream.IsClosed)
-            {
-                continue;
-            }
-
-            if (DataRateMonitor.RequestBodyTooSlow(stream, elapsed))
-            {
-                Http2Log.DataRateTooLow(Logger, ConnectionId, stream.StreamId, "request body", stream.RequestBodyReceived, stream.RequestBodyWaitTime);
-                stream.Stream.FailRequestBodyTooSlow();
-                _requestBodies.StopReceiving(stream);
-            }
-
-            if (DataRateMonitor.ResponseTooSlow(stream, elapsed, _writePass.FlushInFlight))
-            {
-                Http2Log.DataRateTooLow(Logger, ConnectionId, stream.StreamId, "response", stream.ResponseBytesSent, stream.ResponseBlockedTime);
-                _coordinator.Reset(stream, Http2ErrorCode.EnhanceYourCalm, "the client took the response too slowly");
-            }
-        }
-
-        _dataRates.Continue(streamsOpen: _streams.OpenCount > 0);
-        if (_dataRates.IsRunning)
-        {
-            _timers.Arm(ServeLoopTimer.DataRates, DataRateMonitor.Interval);
-        }
-    }
-
     private IDisposable? RegisterHostShutdown()
     {
         var lifetime = _context.Features.Get<IConnectionLifetimeNotificationFeature>();
@@ -508,6 +487,7 @@ internal sealed partial class Http2Connection
     {
         _goAwayLastStreamId = lastStreamId;
         _controlFrames.EnqueueGoAway(errorCode, lastStreamId, debugData);
+        _push.OnGoAway();
         Http2Log.GoAwaySent(Logger, ConnectionId, lastStreamId, errorCode);
     }
 

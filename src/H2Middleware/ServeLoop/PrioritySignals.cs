@@ -18,8 +18,8 @@ internal sealed class PrioritySignals(IWriteScheduler scheduler, StreamTable str
     public void OnRfc7540Priority(in Http2Frame frame) =>
         scheduler.OnRfc7540Priority(frame.StreamId, frame.StreamDependency, frame.Weight, frame.IsExclusive);
 
-    /// <summary>A PRIORITY_UPDATE frame (RFC 9218 §7.1); <paramref name="highestStreamId"/> tells idle ids from closed ones.</summary>
-    public void OnPriorityUpdate(in Http2Frame frame, int highestStreamId)
+    /// <summary>A PRIORITY_UPDATE frame (RFC 9218 §7.1); <paramref name="idle"/> says whether the stream it names is idle.</summary>
+    public void OnPriorityUpdate(in Http2Frame frame, bool idle)
     {
         int streamId = frame.PrioritizedStreamId;
         if (frame.Payload.Length > Http2Priority.MaxFieldValueLength)
@@ -37,16 +37,16 @@ internal sealed class PrioritySignals(IWriteScheduler scheduler, StreamTable str
                 scheduler.OnPriorityChanged(stream);
             }
         }
-        else if ((streamId & 1) == 0)
+        else if (idle && (streamId & 1) == 0)
         {
-            // An even id names a push stream, and we never push: the ones the client could name are idle.
+            // An even id names a push stream: one we have not promised must not be named (RFC 9218 §7.1).
             throw new Http2ConnectionException(Http2ErrorCode.ProtocolError, "PRIORITY_UPDATE for an idle push stream");
         }
-        else if (streamId > highestStreamId)
+        else if (idle)
         {
             // It may arrive before its stream opens, but idle streams with a priority and active streams together must
             // stay within SETTINGS_MAX_CONCURRENT_STREAMS.
-            if (!_early.ContainsKey(streamId) && _early.Count + streams.OpenCount >= maxConcurrentStreams)
+            if (!_early.ContainsKey(streamId) && _early.Count + streams.ClientOpenCount >= maxConcurrentStreams)
             {
                 throw new Http2ConnectionException(Http2ErrorCode.ProtocolError, "PRIORITY_UPDATE for more idle streams than SETTINGS_MAX_CONCURRENT_STREAMS allows");
             }

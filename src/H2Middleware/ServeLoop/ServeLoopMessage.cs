@@ -32,6 +32,9 @@ internal enum ServeLoopMessageKind : byte
     /// <summary>The stream's RequestAborted callbacks have run: nothing of the aborted request holds the stream any more.</summary>
     StreamAbortDelivered,
 
+    /// <summary>A handler asks to push a response; <c>Payload</c> is its <see cref="Streams.PushRequest"/>.</summary>
+    StreamPushRequested,
+
     /// <summary>A timer of the loop fired; <c>Value</c> is its <see cref="ServeLoopTimer"/>.</summary>
     TimerFired,
 
@@ -78,6 +81,14 @@ internal readonly struct ServeLoopMessage
         Value2 = value2;
     }
 
+    /// <summary>A message that carries an object (a push request): only pushing handlers send these.</summary>
+    public ServeLoopMessage(ServeLoopMessageKind kind, int streamId, object payload)
+    {
+        Kind = kind;
+        StreamId = streamId;
+        Payload = payload;
+    }
+
     public ServeLoopMessageKind Kind { get; }
 
     /// <summary>The stream the message is about; 0 for a message about the connection.</summary>
@@ -86,6 +97,8 @@ internal readonly struct ServeLoopMessage
     public long Value { get; }
 
     public long Value2 { get; }
+
+    public object? Payload { get; }
 
     public Http2ErrorCode ErrorCode => (Http2ErrorCode)Value;
 }

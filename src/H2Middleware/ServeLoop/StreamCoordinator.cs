@@ -128,6 +128,8 @@ internal sealed class StreamCoordinator : IStreamOutputEvents
         ReleaseIfUnused(stream);
     }
 
+    public void OnResponseHeadersSent(StreamEntry stream) => stream.Lifecycle.Apply(StreamEvent.HeadersSent);
+
     public void OnEndStreamSent(StreamEntry stream)
     {
         bool closed = stream.Lifecycle.Apply(StreamEvent.EndStreamSent);
@@ -175,6 +177,18 @@ internal sealed class StreamCoordinator : IStreamOutputEvents
             {
                 OnClosed(stream, errorCode);
             }
+        }
+    }
+
+    /// <summary>
+    /// Closes a stream we reserved for a push whose PUSH_PROMISE was never sent: the client never heard of it, so no
+    /// RST_STREAM goes out and its id is left to be implicitly closed (RFC 9113 §5.1.1).
+    /// </summary>
+    public void CloseUnannounced(StreamEntry stream)
+    {
+        if (stream.Lifecycle.Apply(StreamEvent.ResetByServer))
+        {
+            OnClosed(stream, Http2ErrorCode.Cancel);
         }
     }
 

@@ -96,6 +96,7 @@ internal partial class Http2Stream : IFeatureCollection
         typeof(IHttpResetFeature), typeof(IHttpMaxRequestBodySizeFeature), typeof(IHttpBodyControlFeature),
         typeof(IHttp2StreamIdFeature), typeof(IHttp2StreamPriorityFeature), typeof(IHttpMinRequestBodyDataRateFeature),
         typeof(IHttpMinResponseDataRateFeature), typeof(IHttpExtendedConnectFeature), typeof(IHttp2StreamSchedulingFeature),
+        typeof(IHttp2ServerPushFeature),
     ];
 
     private bool IsOverridden(Type type)

@@ -80,4 +80,47 @@ public class StreamLifecycleTests
         Assert.False(lifecycle.Apply(StreamEvent.Opened));
         Assert.Equal(StreamState.Open, lifecycle.State);
     }
+
+    [Fact]
+    public void APushedStreamIsReservedUntilItsHeadersThenHalfClosedRemote()
+    {
+        var lifecycle = new StreamLifecycle();
+
+        Assert.False(lifecycle.Apply(StreamEvent.Reserved));
+        Assert.Equal(StreamState.ReservedLocal, lifecycle.State);
+        Assert.True(lifecycle.RemoteClosed);
+        Assert.False(lifecycle.LocalClosed);
+        // RFC 9113 §5.1: from "reserved (local)" only our HEADERS, or a reset, moves it on.
+        Assert.False(lifecycle.Apply(StreamEvent.Opened));
+        Assert.False(lifecycle.Apply(StreamEvent.EndStreamReceived));
+        Assert.Equal(StreamState.ReservedLocal, lifecycle.State);
+
+        Assert.False(lifecycle.Apply(StreamEvent.HeadersSent));
+        Assert.Equal(StreamState.HalfClosedRemote, lifecycle.State);
+        Assert.False(lifecycle.Apply(StreamEvent.HeadersSent));
+        Assert.True(lifecycle.Apply(StreamEvent.EndStreamSent));
+        Assert.Equal(StreamCloseCause.EndStream, lifecycle.CloseCause);
+    }
+
+    [Theory]
+    [InlineData((int)StreamEvent.ResetByClient, (int)StreamCloseCause.ResetByClient)]
+    [InlineData((int)StreamEvent.ResetByServer, (int)StreamCloseCause.ResetByServer)]
+    public void AReservedStreamClosesOnAReset(int resetEvent, int expectedCause)
+    {
+        var lifecycle = new StreamLifecycle();
+        lifecycle.Apply(StreamEvent.Reserved);
+
+        Assert.True(lifecycle.Apply((StreamEvent)resetEvent));
+        Assert.Equal(StreamState.Closed, lifecycle.State);
+        Assert.Equal((StreamCloseCause)expectedCause, lifecycle.CloseCause);
+    }
+
+    [Fact]
+    public void HeadersSentChangesNothingOnAStreamTheClientOpened()
+    {
+        StreamLifecycle lifecycle = Opened();
+
+        Assert.False(lifecycle.Apply(StreamEvent.HeadersSent));
+        Assert.Equal(StreamState.Open, lifecycle.State);
+    }
 }

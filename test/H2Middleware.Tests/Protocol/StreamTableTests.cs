@@ -28,6 +28,24 @@ public class StreamTableTests
     }
 
     [Fact]
+    public void ReservedStreamsCountAsPushedNotAgainstTheClientsStreams()
+    {
+        StreamTable table = TestStreamEntries.Table();
+        table.Open(1, 100, 100);
+        StreamEntry pushed = table.Reserve(2, sendWindow: 300);
+
+        Assert.Equal((2, 1, 1), (table.OpenCount, table.PushedCount, table.ClientOpenCount));
+        Assert.Equal(StreamState.ReservedLocal, pushed.Lifecycle.State);
+        Assert.Equal(300, pushed.SendWindow.Available);
+        Assert.Same(pushed, table.FindOpen(2));
+
+        pushed.Lifecycle.Apply(StreamEvent.ResetByClient);
+        table.OnClosed(pushed);
+
+        Assert.Equal((1, 0, 1), (table.OpenCount, table.PushedCount, table.ClientOpenCount));
+    }
+
+    [Fact]
     public void ARecycledEntryIsGoneFromTheTableButHowItClosedIsRemembered()
     {
         StreamTable table = TestStreamEntries.Table();

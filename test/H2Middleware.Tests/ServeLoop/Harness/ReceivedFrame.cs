@@ -13,12 +13,15 @@ internal sealed record ReceivedFrame(
     int LastStreamId,
     int WindowSizeIncrement,
     ulong PingData,
-    Http2Setting[] Settings)
+    Http2Setting[] Settings,
+    int PromisedStreamId = 0)
 {
     public bool EndStream => (Flags & Http2FrameFlags.EndStream) != 0 && Type is Http2FrameType.Data or Http2FrameType.Headers;
 
     /// <summary>The diagnostic text a GOAWAY carries (its payload is the debug data).</summary>
     public string GoAwayDebugData => Type == Http2FrameType.GoAway ? System.Text.Encoding.ASCII.GetString(Payload) : "";
+
+    public bool EndHeaders => (Flags & Http2FrameFlags.EndHeaders) != 0 && Type is Http2FrameType.Headers or Http2FrameType.PushPromise or Http2FrameType.Continuation;
 
     public bool IsAck => (Flags & Http2FrameFlags.Ack) != 0 && Type is Http2FrameType.Settings or Http2FrameType.Ping;
 
@@ -44,6 +47,7 @@ internal sealed record ReceivedFrame(
             frame.Type == Http2FrameType.GoAway ? frame.LastStreamId : 0,
             frame.Type == Http2FrameType.WindowUpdate ? frame.WindowSizeIncrement : 0,
             frame.Type == Http2FrameType.Ping ? frame.PingData : 0,
-            settings.ToArray());
+            settings.ToArray(),
+            frame.PromisedStreamId);
     }
 }
