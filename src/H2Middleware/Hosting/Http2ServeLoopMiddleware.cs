@@ -65,6 +65,7 @@ internal sealed class Http2ServeLoopMiddleware
             }
         }
 
+        SocketUnsentBytesLimit.Apply(connection, _options.SocketUnsentBytesLowWatermark);
         var serveLoop = new Http2Connection(connection, _options, _application, _logger);
         await serveLoop.RunAsync();
     }
