@@ -1,10 +1,16 @@
 using System.Net;
+using H2Middleware.Scheduling;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
-// One app, two cleartext HTTP/2 (prior knowledge) endpoints with the same routes:
-// Kestrel's own HTTP/2 on the first port, H2Middleware on the second. Used by build/bench.sh.
+// One app, three cleartext HTTP/2 (prior knowledge) endpoints with the same routes: Kestrel's own HTTP/2 on the
+// first port, H2Middleware on the second, and H2Middleware with the RFC 7540 priority tree on the third (for the
+// weights scenario). Used by build/bench.sh.
 int kestrelPort = args.Length > 0 ? int.Parse(args[0]) : 6080;
 int enginePort = args.Length > 1 ? int.Parse(args[1]) : 6081;
+int treePort = args.Length > 2 ? int.Parse(args[2]) : 6082;
+
+// The priority scenario opens a download and 200 small requests at once.
+const int maxStreamsPerConnection = 256;
 
 var builder = WebApplication.CreateSlimBuilder();
 builder.Services.AddHttp2ServeLoop();
@@ -12,12 +18,26 @@ builder.Logging.ClearProviders();
 builder.WebHost.ConfigureKestrel(kestrel =>
 {
     kestrel.Limits.MaxRequestBodySize = null;
-    kestrel.Limits.Http2.MaxStreamsPerConnection = 100;
+    kestrel.Limits.Http2.MaxStreamsPerConnection = maxStreamsPerConnection;
     kestrel.Listen(IPAddress.Loopback, kestrelPort, listen => listen.Protocols = HttpProtocols.Http2);
     kestrel.Listen(IPAddress.Loopback, enginePort, listen =>
     {
         listen.Protocols = HttpProtocols.Http2;
-        listen.UseHttp2ServeLoop(options => options.MaxRequestBodySize = null);
+        listen.UseHttp2ServeLoop(options =>
+        {
+            options.MaxRequestBodySize = null;
+            options.MaxStreamsPerConnection = maxStreamsPerConnection;
+        });
+    });
+    kestrel.Listen(IPAddress.Loopback, treePort, listen =>
+    {
+        listen.Protocols = HttpProtocols.Http2;
+        listen.UseHttp2ServeLoop(options =>
+        {
+            options.MaxRequestBodySize = null;
+            options.MaxStreamsPerConnection = maxStreamsPerConnection;
+            options.WriteSchedulerFactory = WriteSchedulers.Rfc7540PriorityTree;
+        });
     });
 });
 

@@ -78,6 +78,7 @@ internal sealed class Http2ServeLoopMiddleware
         }
 
         KestrelConnectionTags.SetHttp2(connection.Features);
+        SocketUnsentBytesLimit.Apply(connection, _options.SocketUnsentBytesLowWatermark);
         StreamApplication application = _altSvc?.Apply(_application, connection.LocalEndPoint) ?? _application;
         var serveLoop = new Http2Connection(connection, _options, application, _logger, _metrics);
         await serveLoop.RunAsync();

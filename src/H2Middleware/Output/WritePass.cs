@@ -21,7 +21,13 @@ internal sealed class WritePass(
     ConnectionMetrics metrics,
     Action onFlushCompleted)
 {
-    private const int MaxBytesPerFlush = 128 * 1024;
+    /// <summary>
+    /// A pass flushes once one stream turn's worth is written. Written bytes are committed, and the pass after the flush
+    /// picks again among the streams ready by then: a handler whose turn emptied its buffer has refilled it, so its
+    /// stream keeps the turns its priority earns. With two turns per flush, the second went to whichever other stream
+    /// was ready, and RFC 7540 weights of 256 and 1 shared a slow link 50:50 (docs/PERFORMANCE.md, "Priorities").
+    /// </summary>
+    private const int MaxBytesPerFlush = StreamTurn.Quantum;
 
     private ValueTask<FlushResult> _pendingFlush;
 

@@ -35,7 +35,8 @@ internal sealed class KestrelTestHost : IAsyncDisposable
         Action<Http2ServeLoopOptions>? configureEngine = null,
         Action<IServiceCollection>? configureServices = null,
         HttpProtocols protocols = HttpProtocols.Http1AndHttp2,
-        Action<ListenOptions>? afterEngine = null)
+        Action<ListenOptions>? afterEngine = null,
+        Action<ListenOptions>? beforeEngine = null)
     {
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -52,6 +53,7 @@ internal sealed class KestrelTestHost : IAsyncDisposable
                     listen.UseHttps(TestCertificate.Value);
                 }
 
+                beforeEngine?.Invoke(listen);
                 listen.UseHttp2ServeLoop(configureEngine);
                 afterEngine?.Invoke(listen);
             });
