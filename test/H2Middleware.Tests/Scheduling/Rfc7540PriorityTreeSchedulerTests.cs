@@ -111,7 +111,7 @@ public partial class Rfc7540PriorityTreeSchedulerTests
                 PriorityTreeNode entry = node.ActiveChildren[i];
                 Assert.Same(node, entry.Parent);
                 Assert.Equal(i, entry.HeapIndex);
-                Assert.False(i > 0 && IsDueBefore(entry, node.ActiveChildren[(i - 1) / 2]), "heap out of order");
+                Assert.False(i > 0 && IsDueBefore(entry, node.ActiveChildren[(i - 1) / ActiveChildHeap.Arity]), "heap out of order");
             }
         }
 
