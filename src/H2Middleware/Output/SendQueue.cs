@@ -3,6 +3,7 @@ using System.IO.Pipelines;
 using H2Middleware.Frames;
 using H2Middleware.Protocol;
 using H2Middleware.Scheduling;
+using H2Middleware.ServeLoop;
 
 namespace H2Middleware.Output;
 
@@ -12,7 +13,7 @@ namespace H2Middleware.Output;
 /// A stream is offered to the scheduler only while it can send. The time each stream spends waiting here is its
 /// scheduling telemetry, published to its handler after each turn.
 /// </summary>
-internal sealed class SendQueue(IWriteScheduler scheduler, IStreamOutputEvents events, TimeProvider time)
+internal sealed class SendQueue(IWriteScheduler scheduler, IStreamOutputEvents events, LoopClock clock)
 {
     private readonly List<StreamEntry> _waitingForWindow = [];
 
@@ -38,20 +39,20 @@ internal sealed class SendQueue(IWriteScheduler scheduler, IStreamOutputEvents e
             case OutputReadiness.Ready:
                 StopWaitingForWindow(stream);
                 stream.IsScheduled = true;
-                stream.QueuedSince = time.GetTimestamp();
+                stream.QueuedSince = clock.Now;
                 ScheduledCount++;
                 scheduler.Enqueue(stream);
                 break;
             case OutputReadiness.WaitingForWindow when !stream.IsWaitingForWindow:
                 stream.IsWaitingForWindow = true;
-                stream.BlockedSince = time.GetTimestamp();
+                stream.BlockedSince = clock.Now;
                 stream.BlockedOnStreamWindow = stream.SendWindow.Available <= 0;
                 _waitingForWindow.Add(stream);
                 break;
             case OutputReadiness.WaitingForWindow when stream.BlockedOnStreamWindow != stream.SendWindow.Available <= 0:
                 // Still waiting, now for the other window: the wait so far is charged to the one that was missing.
                 ChargeBlockedTime(stream);
-                stream.BlockedSince = time.GetTimestamp();
+                stream.BlockedSince = clock.Now;
                 stream.BlockedOnStreamWindow = !stream.BlockedOnStreamWindow;
                 break;
         }
@@ -63,7 +64,7 @@ internal sealed class SendQueue(IWriteScheduler scheduler, IStreamOutputEvents e
         if (stream.IsScheduled)
         {
             stream.IsScheduled = false;
-            stream.QueuedTime += time.GetElapsedTime(stream.QueuedSince);
+            stream.QueuedTime += clock.Since(stream.QueuedSince);
             ScheduledCount--;
             scheduler.Remove(stream);
         }
@@ -93,7 +94,7 @@ internal sealed class SendQueue(IWriteScheduler scheduler, IStreamOutputEvents e
         {
             stream = (StreamEntry)scheduled;
             stream.IsScheduled = false;
-            stream.QueuedTime += time.GetElapsedTime(stream.QueuedSince);
+            stream.QueuedTime += clock.Since(stream.QueuedSince);
             ScheduledCount--;
             return true;
         }
@@ -128,7 +129,7 @@ internal sealed class SendQueue(IWriteScheduler scheduler, IStreamOutputEvents e
 
     private void ChargeBlockedTime(StreamEntry stream)
     {
-        TimeSpan blocked = time.GetElapsedTime(stream.BlockedSince);
+        TimeSpan blocked = clock.Since(stream.BlockedSince);
         if (stream.BlockedOnStreamWindow)
         {
             stream.StreamWindowBlockedTime += blocked;

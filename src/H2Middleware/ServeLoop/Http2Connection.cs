@@ -41,6 +41,7 @@ internal sealed partial class Http2Connection
     private readonly Channel<ServeLoopMessage> _messages;
     private readonly ConnectionPort _port;
     private readonly TimeProvider _time;
+    private readonly LoopClock _clock;
     private readonly LoopTimers _timers;
     private readonly StreamTable _streams;
     private readonly HandlerSlots _handlers;
@@ -88,6 +89,7 @@ internal sealed partial class Http2Connection
         Options = options;
         Logger = logger;
         _time = options.TimeProvider;
+        _clock = new LoopClock(_time);
         _metrics = new ConnectionMetrics(metrics, context.Features, _time);
         _messages = Channel.CreateUnbounded<ServeLoopMessage>(new UnboundedChannelOptions { SingleReader = true, AllowSynchronousContinuations = false });
         _port = new ConnectionPort(
@@ -116,7 +118,7 @@ internal sealed partial class Http2Connection
         _requestBodies = new RequestBodyFlow(options.InitialConnectionWindowSize, options.MaxRequestBufferSizePerStream, _controlFrames);
         _coordinator = new StreamCoordinator(
             _streams, _handlers, _requestBodies, options.WriteSchedulerFactory(), _controlFrames,
-            new ClientErrorBudget(options.ClientErrorBudget, _metrics), _time, logger, context.ConnectionId, streamEnded: CloseIfDrained);
+            new ClientErrorBudget(options.ClientErrorBudget, _metrics), _clock, logger, context.ConnectionId, streamEnded: CloseIfDrained);
         _sendQueue = _coordinator.SendQueue;
         _prioritySignals = new PrioritySignals(_sendQueue.Scheduler, _streams, options.MaxStreamsPerConnection);
         _responseFields = new ResponseFieldEncoder(_time);
@@ -127,7 +129,7 @@ internal sealed partial class Http2Connection
         _dataRates = new DataRateMonitor(_time, _streams, _requestBodies, _coordinator, _writePass, logger, context.ConnectionId);
         _controlFrameRate = new ControlFrameRateLimit(_time);
         _reads = new ReadPump(context.Transport.Input, () => Post(new ServeLoopMessage(ServeLoopMessageKind.ReadCompleted)));
-        _keepAlivePing = new KeepAlivePing(_time, options.KeepAlivePingDelay, options.KeepAlivePingTimeout);
+        _keepAlivePing = new KeepAlivePing(_clock, options.KeepAlivePingDelay, options.KeepAlivePingTimeout);
     }
 
     public Http2ServeLoopOptions Options { get; }
@@ -183,6 +185,7 @@ internal sealed partial class Http2Connection
     /// </summary>
     private void DoPendingWork(ChannelReader<ServeLoopMessage> messages)
     {
+        _clock.Tick();
         try
         {
             while (!_stopped && messages.TryRead(out ServeLoopMessage message))

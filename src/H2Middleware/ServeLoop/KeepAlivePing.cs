@@ -4,12 +4,12 @@ namespace H2Middleware.ServeLoop;
 /// Keep-alive PING (Kestrel's KeepAlivePingDelay/Timeout): after a quiet period without any frame from the client we
 /// PING; a client that does not acknowledge within the timeout is gone, and so is the connection.
 /// </summary>
-internal sealed class KeepAlivePing(TimeProvider time, TimeSpan delay, TimeSpan timeout)
+internal sealed class KeepAlivePing(LoopClock clock, TimeSpan delay, TimeSpan timeout)
 {
     /// <summary>The opaque data of the keep-alive PING.</summary>
     public const ulong Data = 0x4832_4B45_4550_414C;
 
-    private long _lastReadAt = time.GetTimestamp();
+    private long _lastReadAt = clock.Now;
     private long? _sentAt;
 
     public bool Enabled => delay != Timeout.InfiniteTimeSpan;
@@ -29,26 +29,26 @@ internal sealed class KeepAlivePing(TimeProvider time, TimeSpan delay, TimeSpan 
     }
 
     /// <summary>Something arrived from the client.</summary>
-    public void NoteRead() => _lastReadAt = time.GetTimestamp();
+    public void NoteRead() => _lastReadAt = clock.Now;
 
     /// <summary>What the timer means now; <paramref name="next"/> is when it is due again.</summary>
     public Step OnTimer(out TimeSpan next)
     {
         if (_sentAt is { } sentAt)
         {
-            TimeSpan waited = time.GetElapsedTime(sentAt);
+            TimeSpan waited = clock.Since(sentAt);
             next = timeout - waited;
             return waited >= timeout ? Step.ClientGone : Step.Wait;
         }
 
-        TimeSpan quiet = time.GetElapsedTime(_lastReadAt);
+        TimeSpan quiet = clock.Since(_lastReadAt);
         if (quiet < delay)
         {
             next = delay - quiet;
             return Step.Wait;
         }
 
-        _sentAt = time.GetTimestamp();
+        _sentAt = clock.Now;
         next = timeout;
         return Step.SendPing;
     }

@@ -21,7 +21,7 @@ internal sealed class StreamCoordinator : IStreamOutputEvents
     private readonly SendQueue _sendQueue;
     private readonly ControlFrameQueue _controlFrames;
     private readonly ClientErrorBudget _clientErrors;
-    private readonly TimeProvider _time;
+    private readonly LoopClock _clock;
     private readonly ILogger _logger;
     private readonly string _connectionId;
     private readonly Action _streamEnded;
@@ -34,7 +34,7 @@ internal sealed class StreamCoordinator : IStreamOutputEvents
         IWriteScheduler scheduler,
         ControlFrameQueue controlFrames,
         ClientErrorBudget clientErrors,
-        TimeProvider time,
+        LoopClock clock,
         ILogger logger,
         string connectionId,
         Action streamEnded)
@@ -44,12 +44,12 @@ internal sealed class StreamCoordinator : IStreamOutputEvents
         _requestBodies = requestBodies;
         _controlFrames = controlFrames;
         _clientErrors = clientErrors;
-        _time = time;
+        _clock = clock;
         _logger = logger;
         _connectionId = connectionId;
         _streamEnded = streamEnded;
-        _sendQueue = new SendQueue(scheduler, this, time);
-        IdleSince = time.GetTimestamp();
+        _sendQueue = new SendQueue(scheduler, this, clock);
+        IdleSince = clock.Now;
     }
 
     /// <summary>The streams that have something to send; the write side reports their responses' ends here.</summary>
@@ -247,7 +247,7 @@ internal sealed class StreamCoordinator : IStreamOutputEvents
 
         if (_streams.OpenCount == 0)
         {
-            IdleSince = _time.GetTimestamp();
+            IdleSince = _clock.Now;
         }
 
         if (stream.WasReset)
