@@ -10,7 +10,7 @@ public partial class Rfc7540PriorityTreeSchedulerTests
     {
         const int Depth = 10_000;
         var scheduler = new Rfc7540PriorityTreeScheduler(maxRetainedNodes: 0);
-        FakeStream deepest = Open(scheduler, 1);
+        FakeScheduledStream deepest = Open(scheduler, 1);
         for (int id = 3; id < 2 * Depth; id += 2)
         {
             deepest = Open(scheduler, id, dependsOn: id - 2);
@@ -65,7 +65,7 @@ public partial class Rfc7540PriorityTreeSchedulerTests
 
         scheduler = new Rfc7540PriorityTreeScheduler();
         scheduler.Enqueue(Open(scheduler, 1));
-        FakeStream pausing = Open(scheduler, 3);
+        FakeScheduledStream pausing = Open(scheduler, 3);
         scheduler.Enqueue(pausing);
         Assert.Equal([1, 3, 1], Turns(scheduler, 3));
         Assert.True(scheduler.TryDequeue(out IScheduledStream? paused));
@@ -126,8 +126,8 @@ public partial class Rfc7540PriorityTreeSchedulerTests
     {
         var random = new Random(7540 + maxRetainedNodes);
         var scheduler = new Rfc7540PriorityTreeScheduler(maxRetainedNodes);
-        var open = new List<FakeStream>();
-        var queued = new HashSet<FakeStream>();
+        var open = new List<FakeScheduledStream>();
+        var queued = new HashSet<FakeScheduledStream>();
         int nextId = 1;
 
         int AnyId() => 1 + (2 * random.Next((nextId / 2) + 10));
@@ -137,7 +137,7 @@ public partial class Rfc7540PriorityTreeSchedulerTests
             switch (random.Next(7))
             {
                 case 0 when open.Count < 60:
-                    FakeStream opened = new(nextId);
+                    FakeScheduledStream opened = new(nextId);
                     scheduler.OnStreamOpened(opened);
                     int dependsOn = random.Next(4) == 0 ? 0 : AnyId();
                     if (dependsOn != nextId)
@@ -149,7 +149,7 @@ public partial class Rfc7540PriorityTreeSchedulerTests
                     nextId += 2;
                     break;
                 case 1 when open.Count > 0:
-                    FakeStream closing = open[random.Next(open.Count)];
+                    FakeScheduledStream closing = open[random.Next(open.Count)];
                     if (random.Next(2) == 0)
                     {
                         scheduler.Remove(closing);
@@ -170,7 +170,7 @@ public partial class Rfc7540PriorityTreeSchedulerTests
 
                     break;
                 case 4 when open.Count > 0:
-                    FakeStream ready = open[random.Next(open.Count)];
+                    FakeScheduledStream ready = open[random.Next(open.Count)];
                     if (queued.Add(ready))
                     {
                         scheduler.Enqueue(ready);
@@ -178,7 +178,7 @@ public partial class Rfc7540PriorityTreeSchedulerTests
 
                     break;
                 case 5 when open.Count > 0:
-                    FakeStream blocked = open[random.Next(open.Count)];
+                    FakeScheduledStream blocked = open[random.Next(open.Count)];
                     scheduler.Remove(blocked);
                     queued.Remove(blocked);
                     break;
@@ -187,7 +187,7 @@ public partial class Rfc7540PriorityTreeSchedulerTests
                     Assert.Equal(queued.Count > 0, took);
                     if (took)
                     {
-                        Assert.True(queued.Remove((FakeStream)served!), $"stream {served!.StreamId} was not queued");
+                        Assert.True(queued.Remove((FakeScheduledStream)served!), $"stream {served!.StreamId} was not queued");
                         for (PriorityTreeNode? above = scheduler.FindNode(served.StreamId)!.Parent; above is not null; above = above.Parent)
                         {
                             Assert.False(above.IsReady, $"stream {served.StreamId} was served before its ancestor {above.StreamId}");
@@ -195,7 +195,7 @@ public partial class Rfc7540PriorityTreeSchedulerTests
 
                         if (random.Next(2) == 0)
                         {
-                            queued.Add((FakeStream)served);
+                            queued.Add((FakeScheduledStream)served);
                             scheduler.Enqueue(served);
                         }
                     }
@@ -212,7 +212,7 @@ public partial class Rfc7540PriorityTreeSchedulerTests
             Assert.True(drained.Add(stream));
         }
 
-        Assert.True(queued.SetEquals(drained.Cast<FakeStream>()));
+        Assert.True(queued.SetEquals(drained.Cast<FakeScheduledStream>()));
     }
 
     /// <summary>
@@ -224,9 +224,9 @@ public partial class Rfc7540PriorityTreeSchedulerTests
     public void GoBugResetWithQueuedDataAStreamClosedWhileQueuedIsNeverServedAgain()
     {
         var scheduler = new Rfc7540PriorityTreeScheduler();
-        FakeStream reset = Open(scheduler, 1, weight: 256);
-        FakeStream other = Open(scheduler, 3);
-        FakeStream child = Open(scheduler, 5, dependsOn: 1);
+        FakeScheduledStream reset = Open(scheduler, 1, weight: 256);
+        FakeScheduledStream other = Open(scheduler, 3);
+        FakeScheduledStream child = Open(scheduler, 5, dependsOn: 1);
         scheduler.Enqueue(reset);
         scheduler.Enqueue(other);
         scheduler.Enqueue(child);
@@ -234,7 +234,7 @@ public partial class Rfc7540PriorityTreeSchedulerTests
         scheduler.OnStreamClosed(1); // RST_STREAM: the engine may not have removed it first
         scheduler.Remove(reset);
         scheduler.OnStreamClosed(1);
-        scheduler.Remove(new FakeStream(7));
+        scheduler.Remove(new FakeScheduledStream(7));
         scheduler.OnStreamClosed(9);
         scheduler.OnRfc7540Priority(1, 3, 256, exclusive: true); // a late PRIORITY for the closed stream
 

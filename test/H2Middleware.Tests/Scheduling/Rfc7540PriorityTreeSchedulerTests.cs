@@ -5,27 +5,10 @@ namespace H2Middleware.Tests.Scheduling;
 /// <summary>The RFC 7540 §5.3 priority tree scheduler on its own: placement, shares, reprioritisation, retention.</summary>
 public partial class Rfc7540PriorityTreeSchedulerTests
 {
-    private sealed class FakeStream(int id) : IScheduledStream
-    {
-        public int StreamId => id;
-
-        public string Method => "GET";
-
-        public string Path => "/";
-
-        public string? Authority => null;
-
-        public Http2Priority ClientPriority => Http2Priority.Default;
-
-        public Http2Priority? HandlerPriority => null;
-
-        public object? SchedulerState { get; set; }
-    }
-
     /// <summary>Opens a stream as HEADERS with priority fields does: opened, then its priority.</summary>
-    private static FakeStream Open(Rfc7540PriorityTreeScheduler scheduler, int id, int dependsOn = 0, int weight = 16, bool exclusive = false)
+    private static FakeScheduledStream Open(Rfc7540PriorityTreeScheduler scheduler, int id, int dependsOn = 0, int weight = 16, bool exclusive = false)
     {
-        var stream = new FakeStream(id);
+        var stream = new FakeScheduledStream(id);
         scheduler.OnStreamOpened(stream);
         scheduler.OnRfc7540Priority(id, dependsOn, weight, exclusive);
         return stream;
@@ -133,7 +116,7 @@ public partial class Rfc7540PriorityTreeSchedulerTests
     public void OnlyTheTreeAsksForRfc7540PrioritiesAndOtherSchedulersIgnoreTheirSignals()
     {
         IWriteScheduler roundRobin = new RoundRobinWriteScheduler();
-        var stream = new FakeStream(1);
+        var stream = new FakeScheduledStream(1);
         roundRobin.OnStreamOpened(stream);
         roundRobin.OnRfc7540Priority(1, 0, 256, exclusive: true);
         roundRobin.Enqueue(stream);
@@ -149,8 +132,8 @@ public partial class Rfc7540PriorityTreeSchedulerTests
     public void AStreamWithoutPriorityDependsOnTheRootWithWeight16AndSharesTurnsEqually()
     {
         var scheduler = new Rfc7540PriorityTreeScheduler();
-        var first = new FakeStream(1);
-        var second = new FakeStream(3);
+        var first = new FakeScheduledStream(1);
+        var second = new FakeScheduledStream(3);
         scheduler.OnStreamOpened(first);
         scheduler.Enqueue(first);
         scheduler.Enqueue(second); // never announced as opened: still placed by default
@@ -267,7 +250,7 @@ public partial class Rfc7540PriorityTreeSchedulerTests
     public void AParentThatCanSendGoesBeforeItsChildren()
     {
         var scheduler = new Rfc7540PriorityTreeScheduler();
-        FakeStream parent = Open(scheduler, 1);
+        FakeScheduledStream parent = Open(scheduler, 1);
         scheduler.Enqueue(parent);
         scheduler.Enqueue(Open(scheduler, 3, dependsOn: 1));
         scheduler.Enqueue(Open(scheduler, 5, dependsOn: 1));
@@ -326,7 +309,7 @@ public partial class Rfc7540PriorityTreeSchedulerTests
         Open(scheduler, 1);
         scheduler.OnRfc7540Priority(5, 1, 200, exclusive: false);
 
-        var stream = new FakeStream(5);
+        var stream = new FakeScheduledStream(5);
         scheduler.OnStreamOpened(stream); // HEADERS without priority fields
         scheduler.Enqueue(stream);
 
@@ -358,7 +341,7 @@ public partial class Rfc7540PriorityTreeSchedulerTests
     {
         const int MaxRetained = 200;
         var scheduler = new Rfc7540PriorityTreeScheduler(MaxRetained);
-        FakeStream open = Open(scheduler, 1);
+        FakeScheduledStream open = Open(scheduler, 1);
         scheduler.Enqueue(open);
 
         void Flood(int from, int count)
@@ -392,7 +375,7 @@ public partial class Rfc7540PriorityTreeSchedulerTests
 
         for (int id = 13; id < 1_013; id += 2)
         {
-            FakeStream stream = Open(scheduler, id, dependsOn: id % 4 == 1 ? 3 : 5, weight: 22);
+            FakeScheduledStream stream = Open(scheduler, id, dependsOn: id % 4 == 1 ? 3 : 5, weight: 22);
             scheduler.Enqueue(stream);
             Assert.True(scheduler.TryDequeue(out _));
             scheduler.OnStreamClosed(id);
@@ -411,7 +394,7 @@ public partial class Rfc7540PriorityTreeSchedulerTests
     {
         var scheduler = new Rfc7540PriorityTreeScheduler();
         var streams = new[] { Open(scheduler, 1), Open(scheduler, 3, 1, 200), Open(scheduler, 5, 1, 3), Open(scheduler, 7, 5), Open(scheduler, 9, 0, 256) };
-        foreach (FakeStream stream in streams[1..])
+        foreach (FakeScheduledStream stream in streams[1..])
         {
             scheduler.Enqueue(stream);
         }

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics.CodeAnalysis;
 using H2Middleware.Frames;
 using H2Middleware.Scheduling;
+using H2Middleware.Tests.Scheduling;
 using H2Middleware.Tests.ServeLoop.Harness;
 using Microsoft.AspNetCore.Http;
 
@@ -102,8 +103,8 @@ public class WriteSchedulerTests
     public void RoundRobinServesStreamsInTurn()
     {
         var scheduler = new RoundRobinWriteScheduler();
-        var a = new FakeStream(1);
-        var b = new FakeStream(3);
+        var a = new FakeScheduledStream(1);
+        var b = new FakeScheduledStream(3);
         scheduler.Enqueue(a);
         scheduler.Enqueue(b);
 
@@ -117,23 +118,6 @@ public class WriteSchedulerTests
         Assert.Same(b, second);
         Assert.Same(a, third);
         Assert.False(scheduler.TryDequeue(out _));
-    }
-
-    private sealed class FakeStream(int id) : IScheduledStream
-    {
-        public int StreamId => id;
-
-        public string Method => "GET";
-
-        public string Path => "/";
-
-        public string? Authority => null;
-
-        public Http2Priority ClientPriority => Http2Priority.Default;
-
-        public Http2Priority? HandlerPriority => null;
-
-        public object? SchedulerState { get; set; }
     }
 
     /// <summary>Marks each stream it sees; a mark still there when a new stream id arrives survived the object's reuse.</summary>
