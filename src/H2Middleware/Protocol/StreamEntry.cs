@@ -53,6 +53,9 @@ internal sealed class StreamEntry(Http2Stream stream) : IScheduledStream
     /// <summary>How long the handler has waited for request body data (for the minimum request body data rate).</summary>
     public TimeSpan RequestBodyWaitTime { get; set; }
 
+    /// <summary>Whether the handler has waited for request body data since the last data-rate check.</summary>
+    public bool RequestBodyWaitedSinceCheck { get; set; }
+
     /// <summary>Response DATA bytes sent.</summary>
     public long ResponseBytesSent { get; set; }
 
@@ -147,6 +150,7 @@ internal sealed class StreamEntry(Http2Stream stream) : IScheduledStream
         RequestBodyExamined = 0;
         RequestBodyReleased = 0;
         RequestBodyWaitTime = TimeSpan.Zero;
+        RequestBodyWaitedSinceCheck = false;
         ResponseBytesSent = 0;
         ResponseBlockedTime = TimeSpan.Zero;
         DiscardingRequestBody = false;

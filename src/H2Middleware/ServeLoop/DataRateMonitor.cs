@@ -68,12 +68,19 @@ internal sealed class DataRateMonitor(
     }
 
     /// <summary>Charges the stream's handler for waiting on body bytes; true when the client sends them too slowly.</summary>
+    /// <remarks>
+    /// An interval counts whole if the handler waited at any moment in it, as under Kestrel: sampling only the state at
+    /// the check would let a client that sends a byte just before each check dodge every charge.
+    /// </remarks>
     private static bool RequestBodyTooSlow(StreamEntry stream, TimeSpan elapsed)
     {
-        // The handler waits for body bytes: it reads, and it has examined all that arrived.
-        bool handlerWaits = stream.ApplicationStarted && !stream.ApplicationCompleted && !stream.RemoteClosed && !stream.DiscardingRequestBody
-            && stream.Stream.IsReadingRequestBody && stream.RequestBodyExamined >= stream.RequestBodyDelivered;
-        if (!handlerWaits || stream.Stream.MinRequestBodyDataRate is not { } rate)
+        bool handlerReads = stream.ApplicationStarted && !stream.ApplicationCompleted && !stream.RemoteClosed && !stream.DiscardingRequestBody
+            && stream.Stream.IsReadingRequestBody;
+        // It waits now when it has examined all that arrived.
+        bool waitsNow = handlerReads && stream.RequestBodyExamined >= stream.RequestBodyDelivered;
+        bool waited = handlerReads && (waitsNow || stream.RequestBodyWaitedSinceCheck);
+        stream.RequestBodyWaitedSinceCheck = waitsNow;
+        if (!waited || stream.Stream.MinRequestBodyDataRate is not { } rate)
         {
             return false;
         }

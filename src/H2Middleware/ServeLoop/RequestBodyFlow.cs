@@ -99,6 +99,12 @@ internal sealed class RequestBodyFlow(int connectionWindow, long maxBufferedPerS
 
         stream.RequestBodyConsumed = Math.Max(stream.RequestBodyConsumed, consumed);
         stream.RequestBodyExamined = Math.Max(stream.RequestBodyExamined, Math.Max(consumed, examined));
+        if (stream.RequestBodyExamined >= stream.RequestBodyDelivered)
+        {
+            // The handler has seen every byte that arrived: it waits for the client from here.
+            stream.RequestBodyWaitedSinceCheck = true;
+        }
+
         bool underBufferLimit = stream.RequestBodyDelivered - stream.RequestBodyConsumed <= maxBufferedPerStream;
         long released = Math.Min(underBufferLimit ? Math.Max(consumed, examined) : stream.RequestBodyConsumed, stream.RequestBodyDelivered);
         if (released <= stream.RequestBodyReleased)

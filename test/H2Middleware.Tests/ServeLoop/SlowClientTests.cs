@@ -15,20 +15,34 @@ public class SlowClientTests
     {
         for (int i = 0; i < seconds; i++)
         {
-            time.Advance(TimeSpan.FromSeconds(1));
-            await client.SendPingAsync((ulong)i);
-            while (true)
-            {
-                ReceivedFrame frame = await client.ReadFrameAsync();
-                if (frame.Type == Http2FrameType.Ping && frame.IsAck && frame.PingData == (ulong)i)
-                {
-                    break;
-                }
+            await AdvanceAsync(client, time, TimeSpan.FromSeconds(1), (ulong)i);
+        }
+    }
 
-                if (frame.Type is Http2FrameType.Headers or Http2FrameType.RstStream or Http2FrameType.GoAway)
-                {
-                    throw new Xunit.Sdk.XunitException($"unexpected {frame} while the clock advanced");
-                }
+    /// <summary>
+    /// Advances the fake clock, then waits for the serve loop to have handled what that caused (a PING round trip);
+    /// false when a response's HEADERS came first and <paramref name="responseExpected"/>.
+    /// </summary>
+    private static async Task<bool> AdvanceAsync(Http2TestClient client, FakeTimeProvider time, TimeSpan step, ulong pingData, bool responseExpected = false)
+    {
+        time.Advance(step);
+        await client.SendPingAsync(pingData);
+        while (true)
+        {
+            ReceivedFrame frame = await client.ReadFrameAsync();
+            if (frame.Type == Http2FrameType.Ping && frame.IsAck && frame.PingData == pingData)
+            {
+                return true;
+            }
+
+            if (responseExpected && frame.Type == Http2FrameType.Headers)
+            {
+                return false;
+            }
+
+            if (frame.Type is Http2FrameType.Headers or Http2FrameType.RstStream or Http2FrameType.GoAway)
+            {
+                throw new Xunit.Sdk.XunitException($"unexpected {frame} while the clock advanced");
             }
         }
     }
@@ -92,6 +106,68 @@ public class SlowClientTests
         var error = Assert.IsType<Microsoft.AspNetCore.Http.BadHttpRequestException>(await readError.Task.WaitAsync(Http2TestClient.DefaultTimeout));
         Assert.Equal(StatusCodes.Status408RequestTimeout, error.StatusCode);
         Assert.Equal("408", (await client.ReadResponseAsync(1)).Status);
+    }
+
+    [Fact]
+    public async Task AByteSentJustBeforeEachCheckDoesNotHideTheHandlersWait()
+    {
+        // The client lets the handler wait nine tenths of every second, then sends one byte just before the
+        // once-a-second check, so that at each check the handler has not yet looked at the new byte.
+        var time = new FakeTimeProvider();
+        var readError = new TaskCompletionSource<Exception>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var byteSeen = new SemaphoreSlim(0);
+        using var mayAdvance = new SemaphoreSlim(0);
+        using var advanced = new SemaphoreSlim(0);
+        await using var client = await Http2TestClient.ConnectAsync(
+            async context =>
+            {
+                try
+                {
+                    while (true)
+                    {
+                        System.IO.Pipelines.ReadResult result = await context.Request.BodyReader.ReadAsync();
+                        byteSeen.Release();
+                        await mayAdvance.WaitAsync();
+                        context.Request.BodyReader.AdvanceTo(result.Buffer.End);
+                        advanced.Release();
+                        if (result.IsCompleted)
+                        {
+                            return;
+                        }
+                    }
+                }
+                catch (Exception error)
+                {
+                    readError.SetResult(error);
+                    throw;
+                }
+            },
+            o => o.TimeProvider = time);
+        await client.SendPostAsync(1);
+        ulong ping = 0;
+        // The stream opens, and its checks start, before the clock moves: they fall due at each whole second.
+        await AdvanceAsync(client, time, TimeSpan.Zero, ping++);
+        bool responded = false;
+        for (int second = 0; second < 12 && !responded; second++)
+        {
+            Console.Error.WriteLine($"DEBUG second {second}");
+            responded = !await AdvanceAsync(client, time, TimeSpan.FromMilliseconds(900), ping++, responseExpected: true);
+            if (!responded)
+            {
+                await client.SendDataAsync(1, "x", endStream: false);
+                await byteSeen.WaitAsync(Http2TestClient.DefaultTimeout);
+                responded = !await AdvanceAsync(client, time, TimeSpan.FromMilliseconds(100), ping++, responseExpected: true);
+            }
+
+            mayAdvance.Release();
+            if (!responded)
+            {
+                await advanced.WaitAsync(Http2TestClient.DefaultTimeout);
+            }
+        }
+
+        var error = Assert.IsType<Microsoft.AspNetCore.Http.BadHttpRequestException>(await readError.Task.WaitAsync(Http2TestClient.DefaultTimeout));
+        Assert.Equal(StatusCodes.Status408RequestTimeout, error.StatusCode);
     }
 
     [Fact]
