@@ -141,6 +141,7 @@ internal sealed class StreamTurn(FrameOutput output, ResponseFieldEncoder fields
         long budget = Quantum;
         long written = 0;
         endOfData = false;
+        ReserveRoomForData(Math.Min(Math.Min(data.Length, budget), Math.Min(stream.SendWindow.Available, connectionWindow.Available)));
         while (!data.IsEmpty && budget > 0)
         {
             long window = Math.Min(stream.SendWindow.Available, connectionWindow.Available);
@@ -163,6 +164,22 @@ internal sealed class StreamTurn(FrameOutput output, ResponseFieldEncoder fields
         }
 
         return written;
+    }
+
+    /// <summary>
+    /// Asks the transport's writer for room for the turn's DATA frames in one piece. Past the pool's block size it gets a
+    /// buffer of its own, so the flush leaves as one buffer rather than a chain of blocks: one send with no per-send
+    /// vector arrays on a socket, and whole records rather than one per block under TLS.
+    /// </summary>
+    private void ReserveRoomForData(long dataBytes)
+    {
+        if (dataBytes <= 0)
+        {
+            return;
+        }
+
+        long frames = (dataBytes + PeerMaxFrameSize - 1) / PeerMaxFrameSize;
+        output.Writer.GetMemory((int)(dataBytes + (frames * Http2FrameHeader.Size)));
     }
 
     /// <summary>Trailers to send; a CONNECT tunnel carries only DATA (RFC 9113 §8.5), so its trailers are dropped.</summary>

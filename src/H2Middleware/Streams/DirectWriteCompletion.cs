@@ -5,11 +5,13 @@ namespace H2Middleware.Streams;
 
 /// <summary>
 /// What a handler awaits while the serve loop sends its buffer straight from the handler's memory (no copy into the
-/// stream's pipe). One per stream, reused; continuations run on the thread pool, never on the serve loop.
+/// stream's pipe). One per stream, reused; continuations run on the thread pool, never on the serve loop: the result is
+/// set by this object queued as a work item, which unlike a queued continuation allocates nothing.
 /// </summary>
-internal sealed class DirectWriteCompletion : IValueTaskSource<FlushResult>
+internal sealed class DirectWriteCompletion : IValueTaskSource<FlushResult>, IThreadPoolWorkItem
 {
-    private ManualResetValueTaskSourceCore<FlushResult> _core = new() { RunContinuationsAsynchronously = true };
+    private ManualResetValueTaskSourceCore<FlushResult> _core;
+    private bool _abandoned;
 
     /// <summary>What is left to send. Written by the handler before it publishes the write, then by the serve loop only.</summary>
     public ReadOnlyMemory<byte> Buffer { get; set; }
@@ -21,7 +23,13 @@ internal sealed class DirectWriteCompletion : IValueTaskSource<FlushResult>
     }
 
     /// <param name="abandoned">The stream was reset or the connection closed: the rest of the buffer will never be sent.</param>
-    public void Complete(bool abandoned) => _core.SetResult(new FlushResult(isCanceled: false, isCompleted: abandoned));
+    public void Complete(bool abandoned)
+    {
+        _abandoned = abandoned;
+        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+    }
+
+    void IThreadPoolWorkItem.Execute() => _core.SetResult(new FlushResult(isCanceled: false, isCompleted: _abandoned));
 
     public FlushResult GetResult(short token) => _core.GetResult(token);
 

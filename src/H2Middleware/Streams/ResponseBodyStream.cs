@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
 
 namespace H2Middleware.Streams;
 
@@ -62,8 +63,11 @@ internal sealed class ResponseBodyStream : Stream
             return ValueTask.CompletedTask;
         }
 
-        return new ValueTask(write.AsTask());
+        return AwaitWriteAsync(write);
     }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private static async ValueTask AwaitWriteAsync(ValueTask<FlushResult> write) => await write;
 
     public override void Flush()
     {
