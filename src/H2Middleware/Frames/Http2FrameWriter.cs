@@ -18,6 +18,12 @@ internal static class Http2FrameWriter
     public static void WriteData(IBufferWriter<byte> output, int streamId, in ReadOnlySequence<byte> data, bool endStream)
     {
         WriteHeader(output, (int)data.Length, Http2FrameType.Data, endStream ? Http2FrameFlags.EndStream : Http2FrameFlags.None, streamId);
+        if (data.IsSingleSegment)
+        {
+            output.Write(data.FirstSpan);
+            return;
+        }
+
         foreach (ReadOnlyMemory<byte> segment in data)
         {
             output.Write(segment.Span);

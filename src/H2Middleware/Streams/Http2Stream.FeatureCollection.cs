@@ -1,4 +1,5 @@
 using System.Collections;
+using System.Runtime.CompilerServices;
 using H2Middleware.Scheduling;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
@@ -49,7 +50,23 @@ internal partial class Http2Stream : IFeatureCollection
         }
     }
 
-    public TFeature? Get<TFeature>() => (TFeature?)this[typeof(TFeature)];
+    public TFeature? Get<TFeature>()
+    {
+        if (OwnFeature<TFeature>.IsOwn && !IsOverridden(typeof(TFeature)))
+        {
+            // The stream implements the feature: no search through the feature types and no cast check.
+            Http2Stream self = this;
+            return Unsafe.As<Http2Stream, TFeature>(ref self);
+        }
+
+        return (TFeature?)this[typeof(TFeature)];
+    }
+
+    /// <summary>Whether the stream itself provides <typeparamref name="TFeature"/>, worked out once per feature type.</summary>
+    private static class OwnFeature<TFeature>
+    {
+        public static readonly bool IsOwn = Array.IndexOf(OwnFeatureTypes, typeof(TFeature)) >= 0;
+    }
 
     public void Set<TFeature>(TFeature? instance) => this[typeof(TFeature)] = instance;
 

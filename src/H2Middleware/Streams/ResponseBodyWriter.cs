@@ -102,7 +102,11 @@ internal sealed class ResponseBodyWriter : PipeWriter
     {
         if (!_stream.HasResponseStarted)
         {
-            return StartThenFlushAsync(cancellationToken);
+            Task start = _stream.StartResponseAsync();
+            if (!start.IsCompletedSuccessfully)
+            {
+                return StartThenFlushAsync(start, cancellationToken);
+            }
         }
 
         ValueTask<FlushResult> flush = _inner.FlushAsync(cancellationToken);
@@ -111,9 +115,9 @@ internal sealed class ResponseBodyWriter : PipeWriter
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<FlushResult> StartThenFlushAsync(CancellationToken cancellationToken)
+    private async ValueTask<FlushResult> StartThenFlushAsync(Task start, CancellationToken cancellationToken)
     {
-        await _stream.StartResponseAsync();
+        await start;
         ValueTask<FlushResult> flush = _inner.FlushAsync(cancellationToken);
         _stream.NotifyOutputReady();
         return await flush;
