@@ -1,24 +1,39 @@
 #!/usr/bin/env bash
-# H2Middleware against Kestrel's own HTTP/2, same process, same routes, cleartext h2 (prior knowledge).
+# H2Middleware against Kestrel's own HTTP/2, same process, same routes, h2 over cleartext (prior knowledge) or TLS.
 # The server is pinned to CPU 0 and the client (h2load, or the priority probe) to CPU 1; rounds alternate between the
 # endpoints.
-# Usage: build/bench.sh [rounds] [scenario...]   (default 5 rounds of S1 S2 S3 S4 P1 P2; BENCH_PORT moves the three
-# ports, default 6080-6082).
-# S1-S4 (h2load): each round's req/s, the mean and median ratio ours/Kestrel per scenario (the VM's run-to-run noise is
+# Usage: build/bench.sh [rounds] [scenario...]   (default 5 rounds of S1 S2 S3 S4 S5 S6 S7 S8 C0 P1 P2; "S7" selects
+# S7a and S7b; BENCH_PORT moves the ten ports, default 6080-6089: Kestrel, ours, ours with the RFC 7540 tree, Kestrel
+# over TLS, ours over TLS, and the same five for C0's fresh servers).
+# S1-S8 (h2load): each round's req/s, the mean and median ratio ours/Kestrel per scenario (the VM's run-to-run noise is
 # large: the median is the figure to trust), and the server's CPU time per request on each endpoint (user + system time
-# of the server process around each h2load run) with its median ratio.
+# of the server process around each h2load run) with its median ratio. S1-S4: small requests (two shapes), 1 MiB
+# downloads, 1 MiB uploads read through Request.BodyReader. S5: gRPC unary calls, ~20-byte messages. S6: 100
+# concurrent 16 KiB downloads on one TLS connection. S7a: 16 KiB uploads read through Request.BodyReader, many at once;
+# S7b: 1 MiB uploads read through Request.Body.ReadAsync. S8: S1 over TLS.
+# C0 (cold start): S1's requests, but the first 100,000 of a fresh server process (one per engine per round, the
+# other engine idle in it): our assembly starts in tier-0 JIT code, Kestrel's is precompiled (ReadyToRun).
 # P1 (samples/PriorityProbe, reading at 20 MB/s): a u=7 100 MiB download, then 200 small u=0 requests once 4 MiB have
 # arrived: the small requests' p50/p99 and the download's MB/s on each engine, and the download alone (solo) for
 # comparison. P2: two downloads with RFC 7540 weights 256 and 1: the heavy one's share of the first 32 MiB on Kestrel,
 # on our RFC 7540 tree endpoint and on our default (RFC 9218) endpoint. Medians of the rounds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source build/bench-lib.sh
 rounds=${1:-5}
-scenarios=("${@:2}")
-((${#scenarios[@]})) || scenarios=(S1 S2 S3 S4 P1 P2)
+scenarios=()
+for s in "${@:2}"; do
+  if [[ $s == S7 ]]; then scenarios+=(S7a S7b); else scenarios+=("$s"); fi
+done
+((${#scenarios[@]})) || scenarios=(S1 S2 S3 S4 S5 S6 S7a S7b S8 C0 P1 P2)
 kestrel_port=${BENCH_PORT:-6080}
 engine_port=$((kestrel_port + 1))
 tree_port=$((kestrel_port + 2))
+kestrel_tls_port=$((kestrel_port + 3))
+engine_tls_port=$((kestrel_port + 4))
+# C0's fresh servers listen on their own five ports, so that the warm server can stay up for P1 and P2.
+cold_ports=($(seq $((kestrel_port + 5)) $((kestrel_port + 9))))
+server_dll=samples/BenchServer/bin/Release/net10.0/BenchServer.dll
 
 # Two benchmarks at once on a 2-core machine measure each other: wait for any other bench.sh to finish.
 exec 9>/tmp/h2middleware-bench.lock
@@ -29,120 +44,137 @@ command -v taskset >/dev/null || { echo "taskset (util-linux) is required" >&2; 
 
 dotnet build samples/BenchServer -c Release -v quiet -nologo 9>&- >/dev/null
 dotnet build samples/PriorityProbe -c Release -v quiet -nologo 9>&- >/dev/null
-taskset -c 0 dotnet samples/BenchServer/bin/Release/net10.0/BenchServer.dll "$kestrel_port" "$engine_port" "$tree_port" 9>&- &
+taskset -c 0 dotnet "$server_dll" "$kestrel_port" "$engine_port" "$tree_port" "$kestrel_tls_port" "$engine_tls_port" 9>&- &
 server=$!
-trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -f "$payload"' EXIT
-payload=$(mktemp)
+cold_server=
+files=$(mktemp -d)
+trap 'kill $server $cold_server 2>/dev/null; wait $server $cold_server 2>/dev/null; rm -rf "$files"' EXIT
+payload=$files/1MiB
 head -c 1048576 /dev/urandom > "$payload"
+small_payload=$files/16KiB
+head -c 16384 /dev/urandom > "$small_payload"
+# S5's request, one gRPC message: no compression flag, the 4-byte length (20), then the HelloRequest: field 1 (name),
+# length 18, "bench-client-00001".
+grpc_request=$files/grpc-request
+{ printf '\x00\x00\x00\x00\x14\x0a\x12'; printf 'bench-client-00001'; } > "$grpc_request"
+grpc_headers="-H content-type:application/grpc -H te:trailers"
 
+wait_listening "$kestrel_port" "$engine_port" "$tree_port" "$kestrel_tls_port" "$engine_tls_port"
 for _ in $(seq 1 50); do
   curl -s --http2-prior-knowledge "http://127.0.0.1:$engine_port/hello" >/dev/null 2>&1 && break
   sleep 0.2
 done
 
+# h2load's arguments, the path last.
 scenario_args() {
   case $1 in
-    S1) echo "-n 200000 -c 16 -m 100 /hello" ;;
+    S1 | S8) echo "-n 200000 -c 16 -m 100 /hello" ;;
     S2) echo "-n 100000 -c 200 -m 10 /hello" ;;
     S3) echo "-n 2000 -c 4 -m 4 /bytes/1048576" ;;
     S4) echo "-n 1000 -c 4 -m 4 -d $payload /echo-len" ;;
+    S5) echo "-n 100000 -c 16 -m 100 -d $grpc_request $grpc_headers /bench.Greeter/SayHello" ;;
+    S6) echo "-n 20000 -c 1 -m 100 /bytes/16384" ;;
+    S7a) echo "-n 40000 -c 16 -m 10 -d $small_payload /echo-len" ;;
+    S7b) echo "-n 1000 -c 4 -m 4 -d $payload /echo-len-body" ;;
+    C0) echo "-n 100000 -c 16 -m 100 /hello" ;;
   esac
 }
 
-clock_ticks=$(getconf CLK_TCK)
-
-# The server process's CPU time so far, in microseconds (utime + stime from /proc).
-cpu_us() {
-  awk -v hz="$clock_ticks" '{ printf "%d", ($14 + $15) * 1000000 / hz }' "/proc/$server/stat"
+tls_scenario() {
+  [[ $1 == S6 || $1 == S8 ]]
 }
 
-# Runs h2load once; prints "<req/s> <failed>".
-run() {
-  local port=$1; shift
-  local args=($(scenario_args "$1"))
-  local path=${args[-1]}
-  unset 'args[-1]'
-  local out
-  out=$(taskset -c 1 h2load "${args[@]}" "http://127.0.0.1:$port$path" 2>&1)
-  local rps failed
-  rps=$(sed -n 's/^finished in .*, \([0-9.]*\) req\/s.*/\1/p' <<<"$out")
-  failed=$(sed -n 's/^requests: .* \([0-9]*\) failed, \([0-9]*\) errored.*/\1+\2/p' <<<"$out")
-  echo "${rps:-0} $((${failed:-1}))"
+scenario_scheme() {
+  if tls_scenario "$1"; then echo https; else echo http; fi
 }
 
-# Whether the scenario was asked for.
-selected() {
-  [[ " ${scenarios[*]} " == *" $1 "* ]]
+# The port of a scenario's endpoint on one side: kestrel or ours.
+port_of() {
+  if tls_scenario "$1"; then
+    if [[ $2 == kestrel ]]; then echo "$kestrel_tls_port"; else echo "$engine_tls_port"; fi
+  elif [[ $2 == kestrel ]]; then echo "$kestrel_port"; else echo "$engine_port"; fi
 }
 
 h2load_scenarios=()
-for s in S1 S2 S3 S4; do
+for s in S1 S2 S3 S4 S5 S6 S7a S7b S8; do
   selected $s && h2load_scenarios+=("$s")
 done
 
-# Warm both endpoints until tiered JIT has settled. Kestrel ships precompiled (ReadyToRun); our assembly starts in
-# tier 0, and with the server pinned to one busy core the background tier-up takes about two million requests.
-if ((${#h2load_scenarios[@]})); then
+# The measured responses must be what they claim: h2load counts any 2xx as a success, gRPC answers its errors with
+# 200, and a TLS endpoint could fall back to HTTP/1.1.
+if selected S5; then
   for port in $kestrel_port $engine_port; do
+    reply=$(nghttp -v -d "$grpc_request" -H 'content-type: application/grpc' -H 'te: trailers' \
+      "http://127.0.0.1:$port/bench.Greeter/SayHello" 2>&1 | tr -d '\0')
+    grep -q 'grpc-status: 0$' <<<"$reply" && grep -q 'Hi bench-client-00001' <<<"$reply" ||
+      fail "S5: no gRPC reply with grpc-status 0 from port $port:"$'\n'"$reply"
+  done
+fi
+if selected S6 || selected S8; then
+  for port in $kestrel_tls_port $engine_tls_port; do
+    version=$(curl -sk --http2 -o /dev/null -w '%{http_version}' "https://127.0.0.1:$port/hello") || true
+    [[ $version == 2 ]] || fail "S6/S8: port $port answered over HTTP version '$version', not h2"
+  done
+fi
+
+# Warm both endpoints until tiered JIT has settled. Kestrel ships precompiled (ReadyToRun); our assembly starts in
+# tier 0, and with the server pinned to one busy core the background tier-up takes about two million requests. Then
+# one run of each other selected scenario warms its own route and, for S6 and S8, the TLS endpoints.
+if ((${#h2load_scenarios[@]})); then
+  for side in kestrel ours; do
     for _ in $(seq 1 10); do
-      run $port S1 >/dev/null
+      run "$(port_of S1 $side)" S1 >/dev/null
     done
     for s in S2 S3 S4; do
-      run $port $s >/dev/null
+      run "$(port_of $s $side)" $s >/dev/null
+    done
+    for s in "${h2load_scenarios[@]}"; do
+      [[ $s == S[1-4] ]] || run "$(port_of $s $side)" $s >/dev/null
     done
   done
 fi
 
-# The median of the numbers on stdin, printed with the given format (default %.2f).
-median() {
-  sort -n | awk -v format="${1:-%.2f}" '{ r[NR] = $1 } END { printf format, (NR % 2) ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2 }'
-}
-
-# Runs the priority probe once; prints its result line, or "failed" (the reason goes to stderr).
-probe() {
-  taskset -c 1 timeout 120 dotnet samples/PriorityProbe/bin/Release/net10.0/PriorityProbe.dll "$@" || echo failed
-}
-
-# The value of key=value in a probe's result line ("-" when the run failed).
-field() {
-  local value
-  value=$(sed -n "s/.* $2=\([0-9.]*\).*/\1/p" <<<"$1")
-  echo "${value:--}"
-}
-
-# The median of the arguments that are numbers, printed with the format given first.
-median_of() {
-  local format=$1; shift
-  printf '%s\n' "$@" | grep -v '^-$' | median "$format"
-}
-
-requests_of() {
-  local args=($(scenario_args "$1"))
-  echo "${args[1]}"
-}
-
-((${#h2load_scenarios[@]})) && printf '%-4s %-6s %12s %12s %8s %10s %10s %s\n' scen round kestrel ours ratio "k us/req" "us/req" failed
+((${#h2load_scenarios[@]})) && print_table_header
+s1_median_ratio=
 for s in "${h2load_scenarios[@]}"; do
   ratios=() k_cpus=() e_cpus=() cpu_ratios=()
-  requests=$(requests_of $s)
   for r in $(seq 1 "$rounds"); do
-    before=$(cpu_us)
-    read -r k_rps k_failed < <(run $kestrel_port $s)
-    middle=$(cpu_us)
-    read -r e_rps e_failed < <(run $engine_port $s)
-    after=$(cpu_us)
-    k_cpu=$(awk -v d=$((middle - before)) -v n="$requests" 'BEGIN { printf "%.1f", d / n }')
-    e_cpu=$(awk -v d=$((after - middle)) -v n="$requests" 'BEGIN { printf "%.1f", d / n }')
-    ratio=$(awk -v e="$e_rps" -v k="$k_rps" 'BEGIN { printf "%.2f", (k > 0 ? e / k : 0) }')
-    ratios+=("$ratio") k_cpus+=("$k_cpu") e_cpus+=("$e_cpu")
-    cpu_ratios+=("$(awk -v e="$e_cpu" -v k="$k_cpu" 'BEGIN { printf "%.2f", (e > 0 ? k / e : 0) }')")
-    printf '%-4s %-6s %12s %12s %8s %10s %10s k=%s ours=%s\n' "$s" "$r" "$k_rps" "$e_rps" "$ratio" "$k_cpu" "$e_cpu" "$k_failed" "$e_failed"
+    before=$(cpu_us $server)
+    read -r k_rps k_failed < <(run "$(port_of $s kestrel)" $s)
+    middle=$(cpu_us $server)
+    read -r e_rps e_failed < <(run "$(port_of $s ours)" $s)
+    after=$(cpu_us $server)
+    record_round $s "$r" "$(requests_of $s)" "$k_rps" "$k_failed" $((middle - before)) "$e_rps" "$e_failed" $((after - middle))
   done
-  printf '%s\n' "${ratios[@]}" | sort -n | awk -v s="$s" '{ r[NR] = $1; t += $1 }
-    END { m = (NR % 2) ? r[(NR + 1) / 2] : (r[NR / 2] + r[NR / 2 + 1]) / 2; printf "%-4s ratio ours/Kestrel: mean %.2f, median %.2f\n", s, t / NR, m }'
-  printf '%-4s server CPU per request (median): Kestrel %s us, ours %s us; Kestrel/ours median %s\n' "$s" \
-    "$(median_of %.2f "${k_cpus[@]}")" "$(median_of %.2f "${e_cpus[@]}")" "$(median_of %.2f "${cpu_ratios[@]}")"
+  report_scenario $s
+  if [[ $s == S1 ]]; then s1_median_ratio=$last_median_ratio; fi
 done
+
+if selected C0; then
+  # Each run is a fresh process, started pinned and measured from its first request: readiness is read from
+  # /proc/net/tcp, so no request (not even a health check) warms either engine first; the request pipeline is built
+  # before Kestrel binds. The CPU time counted is the server's during the run, start-up excluded.
+  print_table_header
+  ratios=() k_cpus=() e_cpus=() cpu_ratios=()
+  for r in $(seq 1 "$rounds"); do
+    results=()
+    for side in kestrel ours; do
+      taskset -c 0 dotnet "$server_dll" "${cold_ports[@]}" 9>&- &
+      cold_server=$!
+      wait_listening "${cold_ports[@]}"
+      if [[ $side == kestrel ]]; then port=${cold_ports[0]}; else port=${cold_ports[1]}; fi
+      before=$(cpu_us $cold_server)
+      read -r rps failed < <(run "$port" C0)
+      results+=("$rps" "$failed" $(($(cpu_us $cold_server) - before)))
+      kill $cold_server
+      wait $cold_server 2>/dev/null || true
+      cold_server=
+    done
+    record_round C0 "$r" "$(requests_of C0)" "${results[@]}"
+  done
+  report_scenario C0
+  printf 'C0   beside warm S1: median ratio cold %s, warm %s\n' "$last_median_ratio" "${s1_median_ratio:-(S1 not run)}"
+fi
 
 if selected P1; then
   # One discarded run per endpoint, so that neither engine's first connection is measured.

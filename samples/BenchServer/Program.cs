@@ -1,19 +1,29 @@
 using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using BenchServer;
+using H2Middleware;
 using H2Middleware.Scheduling;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
-// One app, three cleartext HTTP/2 (prior knowledge) endpoints with the same routes: Kestrel's own HTTP/2 on the
-// first port, H2Middleware on the second, and H2Middleware with the RFC 7540 priority tree on the third (for the
-// weights scenario). Used by build/bench.sh.
+// One app, five HTTP/2 endpoints with the same routes: three cleartext (prior knowledge) ones — Kestrel's own HTTP/2
+// on the first port, H2Middleware on the second, and H2Middleware with the RFC 7540 priority tree on the third (for
+// the weights scenario) — and two over TLS with ALPN h2, Kestrel's on the fourth port and ours on the fifth. Used by
+// build/bench.sh.
 int kestrelPort = args.Length > 0 ? int.Parse(args[0]) : 6080;
 int enginePort = args.Length > 1 ? int.Parse(args[1]) : 6081;
 int treePort = args.Length > 2 ? int.Parse(args[2]) : 6082;
+int kestrelTlsPort = args.Length > 3 ? int.Parse(args[3]) : kestrelPort + 3;
+int engineTlsPort = args.Length > 4 ? int.Parse(args[4]) : kestrelPort + 4;
 
 // The priority scenario opens a download and 200 small requests at once.
 const int maxStreamsPerConnection = 256;
 
+X509Certificate2 certificate = HelloH2.SelfSignedCertificate.Create();
+
 var builder = WebApplication.CreateSlimBuilder();
 builder.Services.AddHttp2ServeLoop();
+// Without the catch-all route for unknown services, the routes of the other scenarios match as they did before gRPC.
+builder.Services.AddGrpc(grpc => grpc.IgnoreUnknownServices = true);
 builder.Logging.ClearProviders();
 builder.WebHost.ConfigureKestrel(kestrel =>
 {
@@ -23,21 +33,27 @@ builder.WebHost.ConfigureKestrel(kestrel =>
     kestrel.Listen(IPAddress.Loopback, enginePort, listen =>
     {
         listen.Protocols = HttpProtocols.Http2;
-        listen.UseHttp2ServeLoop(options =>
-        {
-            options.MaxRequestBodySize = null;
-            options.MaxStreamsPerConnection = maxStreamsPerConnection;
-        });
+        listen.UseHttp2ServeLoop(EngineOptions);
     });
     kestrel.Listen(IPAddress.Loopback, treePort, listen =>
     {
         listen.Protocols = HttpProtocols.Http2;
         listen.UseHttp2ServeLoop(options =>
         {
-            options.MaxRequestBodySize = null;
-            options.MaxStreamsPerConnection = maxStreamsPerConnection;
+            EngineOptions(options);
             options.WriteSchedulerFactory = WriteSchedulers.Rfc7540PriorityTree;
         });
+    });
+    kestrel.Listen(IPAddress.Loopback, kestrelTlsPort, listen =>
+    {
+        listen.Protocols = HttpProtocols.Http2;
+        listen.UseHttps(certificate);
+    });
+    kestrel.Listen(IPAddress.Loopback, engineTlsPort, listen =>
+    {
+        listen.Protocols = HttpProtocols.Http2;
+        listen.UseHttps(certificate);
+        listen.UseHttp2ServeLoop(EngineOptions);
     });
 });
 
@@ -81,7 +97,29 @@ app.MapPost("/echo-len", async (HttpContext context) =>
     await context.Response.WriteAsync(length.ToString());
 });
 
+// The same count read the way most handlers read a body: Stream.ReadAsync into their own buffer.
+app.MapPost("/echo-len-body", async (HttpContext context) =>
+{
+    long length = 0;
+    byte[] buffer = new byte[64 * 1024];
+    int read;
+    while ((read = await context.Request.Body.ReadAsync(buffer)) > 0)
+    {
+        length += read;
+    }
+
+    await context.Response.WriteAsync(length.ToString());
+});
+
+app.MapGrpcService<BenchGreeter>();
+
 // Bytes allocated by the whole process so far: read before and after a run to get allocations per request.
 app.MapGet("/allocated", () => GC.GetTotalAllocatedBytes(precise: true).ToString());
 
 app.Run();
+
+void EngineOptions(Http2ServeLoopOptions options)
+{
+    options.MaxRequestBodySize = null;
+    options.MaxStreamsPerConnection = maxStreamsPerConnection;
+}
