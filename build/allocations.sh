@@ -9,7 +9,7 @@ engine_port=6281
 
 build/install-test-deps.sh
 dotnet build samples/BenchServer -c Release -v quiet -nologo >/dev/null
-taskset -c 0 dotnet samples/BenchServer/bin/Release/net10.0/BenchServer.dll "$kestrel_port" "$engine_port" &
+taskset -c 0 dotnet samples/BenchServer/bin/Release/net10.0/BenchServer.dll "$kestrel_port" "$engine_port" "$((kestrel_port + 2))" "$((kestrel_port + 3))" "$((kestrel_port + 4))" &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null' EXIT
 for _ in $(seq 1 50); do

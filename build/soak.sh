@@ -13,7 +13,7 @@ engine_port=6091
 
 build/install-test-deps.sh
 dotnet build samples/BenchServer -c Release -v quiet -nologo >/dev/null
-dotnet samples/BenchServer/bin/Release/net10.0/BenchServer.dll "$kestrel_port" "$engine_port" &
+dotnet samples/BenchServer/bin/Release/net10.0/BenchServer.dll "$kestrel_port" "$engine_port" "$((kestrel_port + 2))" "$((kestrel_port + 3))" "$((kestrel_port + 4))" &
 server=$!
 payload=$(mktemp)
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -f "$payload"' EXIT
