@@ -182,12 +182,25 @@ internal partial class Http2Stream :
     }
 
     /// <summary>Called on the serve loop once the HEADERS frame is processed. An extended CONNECT has no body, only a tunnel (as under Kestrel).</summary>
-    public void SetRequestHasBody(bool canHaveBody) => CanHaveBody = canHaveBody && !IsExtendedConnect;
+    public void SetRequestHasBody(bool canHaveBody)
+    {
+        RequestBodyAbsent = !canHaveBody;
+        CanHaveBody = canHaveBody && !IsExtendedConnect;
+    }
+
+    /// <summary>
+    /// The request ended with its headers, before the handler started: its body reads answer "complete" without the
+    /// request pipe, which then needs no completing or resetting (most requests are GETs).
+    /// </summary>
+    public bool RequestBodyAbsent { get; private set; }
 
     /// <summary>Called on the serve loop when END_STREAM arrives: the body (and trailers) are complete.</summary>
     public void CompleteRequestBody()
     {
         _requestBodyComplete = true;
-        _requestPipe.Writer.Complete();
+        if (!RequestBodyAbsent)
+        {
+            _requestPipe.Writer.Complete();
+        }
     }
 }

@@ -38,9 +38,13 @@ internal partial class Http2Stream
 
     private void CompleteAndResetPipes()
     {
-        _requestPipe.Reader.Complete();
-        _requestPipe.Writer.Complete();
-        _requestPipe.Reset();
+        if (!RequestBodyAbsent)
+        {
+            _requestPipe.Reader.Complete();
+            _requestPipe.Writer.Complete();
+            _requestPipe.Reset();
+        }
+
         _responsePipe.Reader.Complete();
         _responsePipe.Writer.Complete();
         _responsePipe.Reset();
@@ -59,6 +63,7 @@ internal partial class Http2Stream
         RawTarget = string.Empty;
         Authority = null;
         CanHaveBody = false;
+        RequestBodyAbsent = false;
         _requestHeaders.Clear();
         _requestTrailers?.Clear();
         _pseudoHeadersSeen = PseudoHeaders.None;

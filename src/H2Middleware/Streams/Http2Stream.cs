@@ -90,7 +90,11 @@ internal partial class Http2Stream : IThreadPoolWorkItem
     /// <summary>Called on the serve loop when the stream ends abnormally: wakes the handler's pending reads and writes.</summary>
     public void Abort(Http2ErrorCode errorCode)
     {
-        _requestPipe.Writer.Complete(new IOException($"The HTTP/2 stream was reset ({errorCode})."));
+        if (!RequestBodyAbsent)
+        {
+            _requestPipe.Writer.Complete(new IOException($"The HTTP/2 stream was reset ({errorCode})."));
+        }
+
         _responsePipe.Reader.Complete();
         AbandonResponse();
     }

@@ -20,6 +20,7 @@ internal sealed class RequestBodyReader : PipeReader
     private long _consumed;
     private long _examined;
     private bool _completed;
+    private bool _noBodyReadCanceled;
 
     public RequestBodyReader(Http2Stream stream, PipeReader inner)
     {
@@ -36,12 +37,18 @@ internal sealed class RequestBodyReader : PipeReader
         _consumed = 0;
         _examined = 0;
         _completed = false;
+        _noBodyReadCanceled = false;
         HasStartedReading = false;
     }
 
     public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
     {
         StartReading();
+        if (_stream.RequestBodyAbsent)
+        {
+            return new ValueTask<ReadResult>(NoBody());
+        }
+
         ValueTask<ReadResult> read = _inner.ReadAsync(cancellationToken);
         if (read.IsCompletedSuccessfully)
         {
@@ -73,6 +80,12 @@ internal sealed class RequestBodyReader : PipeReader
     public override bool TryRead(out ReadResult result)
     {
         StartReading();
+        if (_stream.RequestBodyAbsent)
+        {
+            result = NoBody();
+            return true;
+        }
+
         if (_inner.TryRead(out result))
         {
             result = OnRead(result);
@@ -86,6 +99,11 @@ internal sealed class RequestBodyReader : PipeReader
 
     public override void AdvanceTo(SequencePosition consumed, SequencePosition examined)
     {
+        if (_stream.RequestBodyAbsent)
+        {
+            return;
+        }
+
         long readStart = _consumed;
         long consumedBytes = _lastRead.Slice(_lastRead.Start, consumed).Length;
         long examinedEnd = readStart + _lastRead.Slice(_lastRead.Start, examined).Length;
@@ -99,7 +117,24 @@ internal sealed class RequestBodyReader : PipeReader
         }
     }
 
-    public override void CancelPendingRead() => _inner.CancelPendingRead();
+    public override void CancelPendingRead()
+    {
+        if (_stream.RequestBodyAbsent)
+        {
+            _noBodyReadCanceled = true;
+            return;
+        }
+
+        _inner.CancelPendingRead();
+    }
+
+    /// <summary>What a read of an absent body returns: the end at once (marked canceled once, if a cancel came first).</summary>
+    private ReadResult NoBody()
+    {
+        bool canceled = _noBodyReadCanceled;
+        _noBodyReadCanceled = false;
+        return new ReadResult(ReadOnlySequence<byte>.Empty, canceled, isCompleted: true);
+    }
 
     public override void Complete(Exception? exception = null)
     {
@@ -109,6 +144,11 @@ internal sealed class RequestBodyReader : PipeReader
         }
 
         _completed = true;
+        if (_stream.RequestBodyAbsent)
+        {
+            return;
+        }
+
         _inner.Complete(exception);
         _stream.Post(ServeLoopMessageKind.StreamBodyConsumed, BodyReaderCompleted);
     }

@@ -8,6 +8,51 @@ namespace H2Middleware.Tests.ServeLoop;
 public class StreamReuseTests
 {
     [Fact]
+    public async Task BodilessAndBodiedRequestsAlternateOnPooledStreams()
+    {
+        // A request that ends with its headers never touches the request pipe: the next use of the same pooled stream
+        // must still get a working pipe, and the bodiless one must still read as an empty, complete body.
+        await using var client = await Http2TestClient.ConnectAsync(async context =>
+        {
+            string body = await new StreamReader(context.Request.Body).ReadToEndAsync();
+            System.IO.Pipelines.ReadResult end = await context.Request.BodyReader.ReadAsync();
+            context.Request.BodyReader.AdvanceTo(end.Buffer.End);
+            await context.Response.WriteAsync($"{context.Request.Method} '{body}' completed={end.IsCompleted} left={end.Buffer.Length}");
+        });
+
+        for (int i = 0; i < 6; i++)
+        {
+            int streamId = (2 * i) + 1;
+            if (i % 2 == 0)
+            {
+                await client.SendGetAsync(streamId);
+                Assert.Equal("GET '' completed=True left=0", (await client.ReadResponseAsync(streamId)).BodyText);
+            }
+            else
+            {
+                await client.SendPostAsync(streamId);
+                await client.SendDataAsync(streamId, $"body{i}", endStream: true);
+                Assert.Equal($"POST 'body{i}' completed=True left=0", (await client.ReadResponseAsync(streamId)).BodyText);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task ACanceledReadOfAnAbsentBodyReportsTheCancellationOnce()
+    {
+        await using var client = await Http2TestClient.ConnectAsync(async context =>
+        {
+            context.Request.BodyReader.CancelPendingRead();
+            System.IO.Pipelines.ReadResult canceled = await context.Request.BodyReader.ReadAsync();
+            System.IO.Pipelines.ReadResult next = await context.Request.BodyReader.ReadAsync();
+            await context.Response.WriteAsync($"{canceled.IsCanceled} {next.IsCanceled} {next.IsCompleted}");
+        });
+
+        await client.SendGetAsync(1);
+        Assert.Equal("True False True", (await client.ReadResponseAsync(1)).BodyText);
+    }
+
+    [Fact]
     public async Task ALateRequestAbortedCallbackCannotResetTheNextStream()
     {
         var firstStarted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
