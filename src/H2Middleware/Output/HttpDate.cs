@@ -1,23 +1,30 @@
+using System.Globalization;
+using H2Middleware.ServeLoop;
+
 namespace H2Middleware.Output;
 
-/// <summary>The <c>date</c> response header value (RFC 9110 §6.6.1), formatted once per second and shared.</summary>
-internal static class HttpDate
+/// <summary>
+/// The <c>date</c> response header value (RFC 9110 §6.6.1) of one connection: formatted when the second changes, and the
+/// wall clock read only once the loop's batch clock says the second may have changed, not for every response.
+/// </summary>
+internal sealed class HttpDate(TimeProvider time, LoopClock clock)
 {
-    private sealed record Stamp(long UnixSecond, string Value);
+    private string? _value;
+    private long _validUntil;
 
-    private static volatile Stamp? s_current;
-
-    public static string Current(TimeProvider timeProvider)
+    public string Current
     {
-        DateTimeOffset now = timeProvider.GetUtcNow();
-        long second = now.ToUnixTimeSeconds();
-        Stamp? stamp = s_current;
-        if (stamp is null || stamp.UnixSecond != second)
+        get
         {
-            stamp = new Stamp(second, now.ToString("r", System.Globalization.CultureInfo.InvariantCulture));
-            s_current = stamp;
-        }
+            if (_value is null || clock.Now >= _validUntil)
+            {
+                DateTimeOffset now = time.GetUtcNow();
+                _value = now.ToString("r", CultureInfo.InvariantCulture);
+                long ticksToNextSecond = TimeSpan.TicksPerSecond - (now.UtcTicks % TimeSpan.TicksPerSecond);
+                _validUntil = clock.Now + (long)(ticksToNextSecond * ((double)time.TimestampFrequency / TimeSpan.TicksPerSecond));
+            }
 
-        return stamp.Value;
+            return _value;
+        }
     }
 }

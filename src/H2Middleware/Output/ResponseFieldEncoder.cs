@@ -12,7 +12,7 @@ namespace H2Middleware.Output;
 /// checking that the client can take them: every field is validated before the encoder touches its dynamic table,
 /// because once it has, the block must be sent or the client's decoder falls out of step.
 /// </summary>
-internal sealed class ResponseFieldEncoder(TimeProvider time)
+internal sealed class ResponseFieldEncoder(HttpDate date)
 {
     /// <summary>":status" with three digits (42 octets) and the "date" we add (65).</summary>
     private const int StatusAndDateListSize = 42 + 65;
@@ -44,7 +44,7 @@ internal sealed class ResponseFieldEncoder(TimeProvider time)
             _encoder.EncodeStatus(statusCode, _block);
             if (!hasDate)
             {
-                _encoder.EncodeHeader("date", HttpDate.Current(time), _block);
+                _encoder.EncodeHeader("date", date.Current, _block);
             }
         }
 

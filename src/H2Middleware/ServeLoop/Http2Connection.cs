@@ -121,7 +121,7 @@ internal sealed partial class Http2Connection
             new ClientErrorBudget(options.ClientErrorBudget, _metrics), _clock, logger, context.ConnectionId, streamEnded: CloseIfDrained);
         _sendQueue = _coordinator.SendQueue;
         _prioritySignals = new PrioritySignals(_sendQueue.Scheduler, _streams, options.MaxStreamsPerConnection);
-        _responseFields = new ResponseFieldEncoder(_time);
+        _responseFields = new ResponseFieldEncoder(new HttpDate(_time, _clock));
         var frameOutput = new FrameOutput(_output, logger, context.ConnectionId, _metrics);
         _streamTurn = new StreamTurn(frameOutput, _responseFields, _sendQueue.ConnectionWindow, _coordinator);
         _push = new ServerPush(options, _port, _streams, _handlers, _coordinator, frameOutput, _responseFields);
