@@ -153,14 +153,32 @@ internal partial class Http2Stream : IHttpResponseFeature, IHttpResponseBodyFeat
     }
 
     /// <summary>Ends the response: starts it if needed, freezes the trailers and completes the body.</summary>
-    public async Task CompleteResponseAsync()
+    /// <remarks>Synchronous unless an OnStarting callback is: most responses end without an async state machine.</remarks>
+    public Task CompleteResponseAsync()
     {
         if (_responseCompleted)
         {
-            return;
+            return Task.CompletedTask;
         }
 
-        await StartResponseAsync();
+        Task start = StartResponseAsync();
+        if (!start.IsCompletedSuccessfully)
+        {
+            return StartThenCompleteAsync(start);
+        }
+
+        CompleteStartedResponse();
+        return Task.CompletedTask;
+    }
+
+    private async Task StartThenCompleteAsync(Task start)
+    {
+        await start;
+        CompleteStartedResponse();
+    }
+
+    private void CompleteStartedResponse()
+    {
         if (!_responseAbandoned && ResponseContentLength is { } declared && ResponseBytesWritten < declared && !SuppressResponseBody)
         {
             _responseCompleted = true;
@@ -168,7 +186,7 @@ internal partial class Http2Stream : IHttpResponseFeature, IHttpResponseBodyFeat
                 $"Content-Length mismatch: too few bytes written ({ResponseBytesWritten} of {declared}).");
             // The reset is requested first so that the serve loop never mistakes the completed body for a complete response.
             RequestReset(Frames.Http2ErrorCode.InternalError);
-            await _responsePipe.Writer.CompleteAsync();
+            _responsePipe.Writer.Complete();
             return;
         }
 
@@ -178,7 +196,7 @@ internal partial class Http2Stream : IHttpResponseFeature, IHttpResponseBodyFeat
         }
 
         _responseCompleted = true;
-        await _responsePipe.Writer.CompleteAsync();
+        _responsePipe.Writer.Complete();
         NotifyOutputReady();
     }
 
@@ -186,7 +204,7 @@ internal partial class Http2Stream : IHttpResponseFeature, IHttpResponseBodyFeat
     /// Called after the handler returned. A failure before the response started becomes a 500 (or the status a
     /// <see cref="BadHttpRequestException"/> names) with no body; after it started, the stream is reset.
     /// </summary>
-    public async Task FinishAfterApplicationAsync(Exception? error)
+    public Task FinishAfterApplicationAsync(Exception? error)
     {
         if (error is not null && !_responseCompleted)
         {
@@ -194,8 +212,8 @@ internal partial class Http2Stream : IHttpResponseFeature, IHttpResponseBodyFeat
             {
                 _responseCompleted = true;
                 RequestReset(Frames.Http2ErrorCode.InternalError);
-                await _responsePipe.Writer.CompleteAsync();
-                return;
+                _responsePipe.Writer.Complete();
+                return Task.CompletedTask;
             }
 
             _onStarting?.Clear();
@@ -206,9 +224,25 @@ internal partial class Http2Stream : IHttpResponseFeature, IHttpResponseBodyFeat
             SuppressResponseBody = true;
         }
 
+        Task completion;
         try
         {
-            await CompleteResponseAsync();
+            completion = CompleteResponseAsync();
+        }
+        catch (Exception completionError)
+        {
+            completion = Task.FromException(completionError);
+        }
+
+        return completion.IsCompletedSuccessfully ? completion : ObserveCompletionAsync(completion);
+    }
+
+    /// <summary>A response that failed to complete (an OnStarting callback threw) is logged and reset.</summary>
+    private async Task ObserveCompletionAsync(Task completion)
+    {
+        try
+        {
+            await completion;
         }
         catch (Exception completionError)
         {
@@ -218,14 +252,11 @@ internal partial class Http2Stream : IHttpResponseFeature, IHttpResponseBodyFeat
     }
 
     /// <summary>Runs the OnCompleted callbacks, last registered first; their failures are logged, not thrown.</summary>
-    public async Task FireOnCompletedAsync()
-    {
-        if (_onCompleted is null)
-        {
-            return;
-        }
+    public Task FireOnCompletedAsync() => _onCompleted is { Count: > 0 } callbacks ? FireAsync(callbacks) : Task.CompletedTask;
 
-        while (_onCompleted.TryPop(out var callback))
+    private async Task FireAsync(Stack<KeyValuePair<Func<object, Task>, object>> callbacks)
+    {
+        while (callbacks.TryPop(out var callback))
         {
             try
             {
