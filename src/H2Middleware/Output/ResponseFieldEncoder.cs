@@ -19,6 +19,8 @@ internal sealed class ResponseFieldEncoder(HttpDate date)
 
     private readonly HpackEncoder _encoder = new();
     private readonly ArrayBufferWriter<byte> _block = new(4096);
+    private readonly CheckedFieldStrings _validNames = new();
+    private readonly CheckedFieldStrings _validValues = new();
 
     /// <summary>The client's advisory SETTINGS_MAX_HEADER_LIST_SIZE: a larger block would only be refused.</summary>
     public long PeerMaxHeaderListSize { get; set; } = long.MaxValue;
@@ -116,17 +118,27 @@ internal sealed class ResponseFieldEncoder(HttpDate date)
         long listSize = statusCode != 0 ? StatusAndDateListSize : 0;
         foreach (KeyValuePair<string, StringValues> field in fields)
         {
-            if (!HeaderFieldRules.IsValidResponseName(field.Key))
+            if (!_validNames.Contains(field.Key))
             {
-                return $"invalid response field name '{field.Key}'";
+                if (!HeaderFieldRules.IsValidResponseName(field.Key))
+                {
+                    return $"invalid response field name '{field.Key}'";
+                }
+
+                _validNames.Add(field.Key);
             }
 
             hasDate |= field.Key.Length == 4 && field.Key.Equals(HeaderNames.Date, StringComparison.OrdinalIgnoreCase);
             foreach (string? value in field.Value)
             {
-                if (value is not null && !HeaderFieldRules.IsValidValue(value.AsSpan()))
+                if (value is not null && !_validValues.Contains(value))
                 {
-                    return $"invalid value for response field '{field.Key}'";
+                    if (!HeaderFieldRules.IsValidValue(value.AsSpan()))
+                    {
+                        return $"invalid value for response field '{field.Key}'";
+                    }
+
+                    _validValues.Add(value);
                 }
 
                 listSize += field.Key.Length + (value?.Length ?? 0) + 32;
