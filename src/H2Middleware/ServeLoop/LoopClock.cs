@@ -10,18 +10,8 @@ internal sealed class LoopClock(TimeProvider time)
     /// <summary>The <see cref="TimeProvider"/> timestamp of the current batch.</summary>
     public long Now { get; private set; } = time.GetTimestamp();
 
-    /// <summary>
-    /// Which batch this is. Frames written by a batch leave after everything its reads brought in, whatever the clock
-    /// says (a fake one may not move at all).
-    /// </summary>
-    public long Batch { get; private set; }
-
     /// <summary>A new batch of work begins.</summary>
-    public void Tick()
-    {
-        Now = time.GetTimestamp();
-        Batch++;
-    }
+    public void Tick() => Now = time.GetTimestamp();
 
     /// <summary>The time from <paramref name="timestamp"/> to the current batch.</summary>
     public TimeSpan Since(long timestamp) => time.GetElapsedTime(timestamp, Now);

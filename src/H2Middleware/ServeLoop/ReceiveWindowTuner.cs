@@ -1,16 +1,26 @@
 namespace H2Middleware.ServeLoop;
 
 /// <summary>
-/// Adaptive receive windows: measures the connection's bandwidth-delay product and grows the receive windows while they
-/// are what holds the client back (on a long path a fixed window caps an upload at a window per round trip). A sample
-/// starts when request DATA arrives for a handler that reads and the client has used at least half of a window (a
-/// smaller upload cannot be held back by the window, nor can one whose handler does not read): a PING goes out, and the DATA
-/// that arrives until its ACK is what the client sends in one round trip. A sample that reaches two thirds of the
-/// window, at a higher rate (bytes per round trip time) than any before, means the window was the bottleneck: the
-/// windows grow to twice the sample, up to their maximum, and the next sample waits a round trip for the client to use
-/// them. Any other sample means the window is large enough, and the next one waits longer (100 ms, doubling to 10 s).
-/// At the maximum, sampling stops. The rate rule stops growth that brings nothing, as on a fast path where the server,
-/// not the window, is the bottleneck and a larger window would only hold more bytes in its buffers.
+/// Adaptive receive windows: estimates the connection's bandwidth-delay product and grows the receive windows while
+/// they are what holds the client back. On a long path a fixed window caps an upload at a window per round trip, and
+/// since freed bytes go back in batches of half a window, in practice at little more than half of one.
+/// <para>
+/// Samples. When request DATA arrives for a handler that reads and the client has used at least half of a window (a
+/// smaller upload cannot be held back by the window, nor can one whose handler does not read), a PING goes out; its
+/// round trip time is the path's. The DATA that arrives between the ACKs of two samples gives the rate; rate × round
+/// trip is the estimate. The rate is taken from ACK to ACK rather than over the PING's own round trip because a client
+/// held back by its window sends in bursts, one a round trip, as window comes back, and the PING leaves with that
+/// window: the ACK comes back just ahead of the next burst, so a single round trip would hold none; ACK to ACK holds
+/// whole bursts. The first ACK only starts the measure.
+/// </para>
+/// <para>
+/// Growth. An estimate of at least two fifths of the window (a client held back by the window sends a half to a whole
+/// window per round trip), at a rate above any before, means the window may be the bottleneck: the windows double (or
+/// grow to twice the estimate, if larger), up to their maximum, and the next sample waits a round trip for the client
+/// to use them. Any other estimate means the window is large enough, and the next sample waits longer (100 ms, doubling
+/// to 2 s). At the maximum, sampling stops. The rate rule stops growth that brings nothing, as on a fast path where the
+/// server, not the window, is the bottleneck and a larger window would only hold more bytes in its buffers.
+/// </para>
 /// </summary>
 internal sealed class ReceiveWindowTuner
 {
@@ -21,7 +31,7 @@ internal sealed class ReceiveWindowTuner
 
     private static readonly TimeSpan FirstSpacing = TimeSpan.FromMilliseconds(100);
 
-    private static readonly TimeSpan MaxSpacing = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan MaxSpacing = TimeSpan.FromSeconds(2);
 
     private readonly LoopClock _clock;
     private readonly int _maxConnectionWindow;
@@ -29,15 +39,16 @@ internal sealed class ReceiveWindowTuner
     private bool _sampling;
     private int _sequence;
 
-    // The sample in progress: its PING, when and in which batch it went out, the DATA bytes since.
+    // The sample in progress: its PING and when it went out.
     private ulong? _pingData;
     private long _pingSentAt;
-    private long _pingBatch;
-    private long _sampleBytes;
 
-    // Between samples: the best rate so far (bytes per tick), and how long after the last sample the next may start.
+    // Since the last ACK (null before the first): when it came and the DATA bytes since.
+    private long? _lastAckAt;
+    private long _bytesSinceLastAck;
+
+    // The best rate so far (bytes per tick), and how long after the last ACK the next sample may start.
     private double _bestRate;
-    private long _lastSampleEndedAt;
     private TimeSpan _spacing;
 
     public ReceiveWindowTuner(LoopClock clock, bool enabled, int connectionWindow, int streamWindow, int maxConnectionWindow, int maxStreamWindow)
@@ -48,7 +59,6 @@ internal sealed class ReceiveWindowTuner
         _maxConnectionWindow = Math.Max(connectionWindow, maxConnectionWindow);
         _maxStreamWindow = Math.Max(streamWindow, maxStreamWindow);
         _sampling = enabled && !AtMaximum;
-        _lastSampleEndedAt = clock.Now;
     }
 
     /// <summary>The size the connection's receive window should have.</summary>
@@ -79,18 +89,13 @@ internal sealed class ReceiveWindowTuner
     public bool OnDataReceived(int bytes, bool windowMayLimit, out ulong pingData)
     {
         pingData = 0;
-        if (_pingData is not null)
+        if (!_sampling)
         {
-            // Bytes handled in the batch that queued the PING arrived before it was written.
-            if (_clock.Batch != _pingBatch)
-            {
-                _sampleBytes += bytes;
-            }
-
             return false;
         }
 
-        if (!_sampling || !windowMayLimit || _clock.Since(_lastSampleEndedAt) < _spacing)
+        _bytesSinceLastAck += bytes;
+        if (_pingData is not null || !windowMayLimit || (_lastAckAt is { } lastAck && _clock.Since(lastAck) < _spacing))
         {
             return false;
         }
@@ -99,8 +104,6 @@ internal sealed class ReceiveWindowTuner
         pingData = PingDataPrefix | (uint)_sequence;
         _pingData = pingData;
         _pingSentAt = _clock.Now;
-        _pingBatch = _clock.Batch;
-        _sampleBytes = 0;
         return true;
     }
 
@@ -113,10 +116,21 @@ internal sealed class ReceiveWindowTuner
         }
 
         _pingData = null;
-        _lastSampleEndedAt = _clock.Now;
-        TimeSpan roundTrip = _clock.Since(_pingSentAt);
-        double rate = _sampleBytes / (double)Math.Max(roundTrip.Ticks, 1);
-        bool windowBound = 3 * _sampleBytes >= 2L * Math.Min(ConnectionWindow, StreamWindow);
+        long? previousAck = _lastAckAt;
+        long bytes = _bytesSinceLastAck;
+        _lastAckAt = _clock.Now;
+        _bytesSinceLastAck = 0;
+        if (previousAck is null)
+        {
+            return false;
+        }
+
+        // On a clock that has not moved, a round trip and the time between ACKs count alike.
+        long roundTrip = Math.Max(_clock.Since(_pingSentAt).Ticks, 1);
+        double rate = bytes / (double)Math.Max(_clock.Since(previousAck.Value).Ticks, 1);
+        double estimate = rate * roundTrip;
+        long window = Math.Min(ConnectionWindow, StreamWindow);
+        bool windowBound = 5 * estimate >= 2 * window;
         bool faster = rate > _bestRate;
         _bestRate = Math.Max(_bestRate, rate);
         if (!windowBound || !faster)
@@ -125,10 +139,10 @@ internal sealed class ReceiveWindowTuner
             return false;
         }
 
-        long target = 2 * _sampleBytes;
+        long target = 2 * Math.Max((long)estimate, window);
         ConnectionWindow = (int)Math.Clamp(target, ConnectionWindow, _maxConnectionWindow);
         StreamWindow = (int)Math.Clamp(target, StreamWindow, _maxStreamWindow);
-        _spacing = roundTrip;
+        _spacing = TimeSpan.FromTicks(roundTrip);
         _sampling = !AtMaximum;
         return true;
     }

@@ -8,6 +8,8 @@ public class ReceiveWindowTunerTests
 {
     private const int Window = 100_000;
 
+    private static readonly TimeSpan RoundTrip = TimeSpan.FromMilliseconds(50);
+
     private readonly FakeTimeProvider _time = new();
     private readonly LoopClock _clock;
 
@@ -15,30 +17,45 @@ public class ReceiveWindowTunerTests
 
     private ReceiveWindowTuner Tuner(bool enabled = true, int max = 1_000_000) => new(_clock, enabled, Window, Window, max, max);
 
-    /// <summary>
-    /// A round trip after the last sample (a grown window's first use), starts a sample in one batch and counts
-    /// <paramref name="bytes"/> over the next ones, <paramref name="roundTrip"/> later; returns its PING's data.
-    /// </summary>
-    private ulong Sample(ReceiveWindowTuner tuner, long bytes, TimeSpan roundTrip)
+    private void Advance(TimeSpan time)
     {
-        _time.Advance(roundTrip);
+        _time.Advance(time);
         _clock.Tick();
-        Assert.True(tuner.OnDataReceived(1_000, windowMayLimit: true, out ulong ping));
-        _time.Advance(roundTrip);
-        _clock.Tick();
+    }
+
+    /// <summary>A sample whose ACK only starts the measure.</summary>
+    private ReceiveWindowTuner Started(ReceiveWindowTuner tuner)
+    {
+        Advance(TimeSpan.Zero);
+        Assert.True(tuner.OnDataReceived(0, windowMayLimit: true, out ulong ping));
+        Advance(RoundTrip);
+        Assert.False(tuner.OnPingAcknowledged(ping));
+        return tuner;
+    }
+
+    /// <summary>
+    /// A sample whose ACK comes <paramref name="sinceLastAck"/> (default: one round trip) after the last one, with
+    /// <paramref name="bytes"/> of DATA in between; its PING went out <paramref name="roundTrip"/> before its ACK.
+    /// Returns whether the windows grew.
+    /// </summary>
+    private bool Measure(ReceiveWindowTuner tuner, long bytes, TimeSpan? roundTrip = null, TimeSpan? sinceLastAck = null)
+    {
+        TimeSpan trip = roundTrip ?? RoundTrip;
+        Advance((sinceLastAck ?? trip) - trip);
+        Assert.True(tuner.OnDataReceived(0, windowMayLimit: true, out ulong ping));
         for (long counted = 0; counted < bytes; counted += 10_000)
         {
             Assert.False(tuner.OnDataReceived((int)Math.Min(10_000, bytes - counted), windowMayLimit: true, out _));
         }
 
-        return ping;
+        Advance(trip);
+        return tuner.OnPingAcknowledged(ping);
     }
 
     [Fact]
     public void NoSampleStartsUnlessTheWindowMayBeWhatLimitsTheClient()
     {
         ReceiveWindowTuner tuner = Tuner();
-        _clock.Tick();
 
         Assert.False(tuner.OnDataReceived(16_384, windowMayLimit: false, out _));
         Assert.True(tuner.OnDataReceived(16_384, windowMayLimit: true, out ulong ping));
@@ -47,69 +64,79 @@ public class ReceiveWindowTunerTests
     }
 
     [Fact]
-    public void ASampleThatFillsTwoThirdsOfTheWindowDoublesIt()
+    public void TheFirstAckOnlyStartsTheMeasure()
     {
         ReceiveWindowTuner tuner = Tuner();
-        ulong ping = Sample(tuner, 70_000, TimeSpan.FromMilliseconds(50));
+        Assert.True(tuner.OnDataReceived(1_000_000, windowMayLimit: true, out ulong ping));
+        Assert.False(tuner.OnDataReceived(1_000_000, windowMayLimit: true, out _));
+        Advance(RoundTrip);
 
-        Assert.True(tuner.OnPingAcknowledged(ping));
+        Assert.False(tuner.OnPingAcknowledged(ping));
 
-        Assert.Equal(140_000, tuner.ConnectionWindow);
-        Assert.Equal(140_000, tuner.StreamWindow);
+        Assert.Equal((Window, Window), (tuner.ConnectionWindow, tuner.StreamWindow));
     }
 
     [Fact]
-    public void ASmallSampleLeavesTheWindowsAndSpacesTheNextSamples()
+    public void AnEstimateOfTwoFifthsOfTheWindowDoublesIt()
     {
-        ReceiveWindowTuner tuner = Tuner();
-        ulong ping = Sample(tuner, 60_000, TimeSpan.FromMilliseconds(50));
+        ReceiveWindowTuner tuner = Started(Tuner());
 
-        Assert.False(tuner.OnPingAcknowledged(ping));
+        Assert.True(Measure(tuner, 40_000));
+
+        Assert.Equal((200_000, 200_000), (tuner.ConnectionWindow, tuner.StreamWindow));
+    }
+
+    [Fact]
+    public void AnEstimateLargerThanTheWindowGrowsItToTwiceTheEstimate()
+    {
+        ReceiveWindowTuner tuner = Started(Tuner());
+
+        Assert.True(Measure(tuner, 130_000));
+
+        Assert.Equal(260_000, tuner.ConnectionWindow);
+    }
+
+    [Fact]
+    public void TheRateIsTakenFromAckToAck()
+    {
+        // 100,000 bytes between ACKs 200 ms apart are 25,000 bytes a 50 ms round trip: a quarter of the window.
+        ReceiveWindowTuner tuner = Started(Tuner());
+        Assert.False(Measure(tuner, 100_000, sinceLastAck: TimeSpan.FromMilliseconds(200)));
         Assert.Equal(Window, tuner.ConnectionWindow);
 
-        _time.Advance(TimeSpan.FromMilliseconds(99));
-        _clock.Tick();
-        Assert.False(tuner.OnDataReceived(16_384, windowMayLimit: true, out _));
-        _time.Advance(TimeSpan.FromMilliseconds(1));
-        _clock.Tick();
-        Assert.True(tuner.OnDataReceived(16_384, windowMayLimit: true, out ping));
+        Assert.True(Measure(Started(Tuner()), 100_000, sinceLastAck: RoundTrip));
+    }
 
-        // A second quiet sample doubles the spacing.
-        Assert.False(tuner.OnPingAcknowledged(ping));
-        _time.Advance(TimeSpan.FromMilliseconds(199));
-        _clock.Tick();
+    [Fact]
+    public void ASmallEstimateLeavesTheWindowsAndSpacesTheNextSamples()
+    {
+        ReceiveWindowTuner tuner = Started(Tuner());
+
+        Assert.False(Measure(tuner, 39_999));
+        Assert.Equal(Window, tuner.ConnectionWindow);
+
+        Advance(TimeSpan.FromMilliseconds(99));
         Assert.False(tuner.OnDataReceived(16_384, windowMayLimit: true, out _));
-        _time.Advance(TimeSpan.FromMilliseconds(1));
-        _clock.Tick();
+        Advance(TimeSpan.FromMilliseconds(1));
+        Assert.True(tuner.OnDataReceived(16_384, windowMayLimit: true, out ulong ping));
+
+        // A second small estimate doubles the spacing.
+        Assert.False(tuner.OnPingAcknowledged(ping));
+        Advance(TimeSpan.FromMilliseconds(199));
+        Assert.False(tuner.OnDataReceived(16_384, windowMayLimit: true, out _));
+        Advance(TimeSpan.FromMilliseconds(1));
         Assert.True(tuner.OnDataReceived(16_384, windowMayLimit: true, out _));
     }
 
     [Fact]
-    public void BytesHandledInTheBatchThatQueuedThePingAreNotPartOfTheSample()
+    public void AFullEstimateAtNoHigherRateThanBeforeDoesNotGrowTheWindows()
     {
-        ReceiveWindowTuner tuner = Tuner();
-        _clock.Tick();
-        Assert.True(tuner.OnDataReceived(16_384, windowMayLimit: true, out ulong ping));
-        for (int i = 0; i < 10; i++)
-        {
-            tuner.OnDataReceived(16_384, windowMayLimit: true, out _);
-        }
-
-        _clock.Tick();
-        tuner.OnDataReceived(16_384, windowMayLimit: true, out _);
-
-        Assert.False(tuner.OnPingAcknowledged(ping));
-    }
-
-    [Fact]
-    public void AFullSampleThatIsNoFasterThanAnEarlierOneDoesNotGrowTheWindows()
-    {
-        ReceiveWindowTuner tuner = Tuner();
-        Assert.True(tuner.OnPingAcknowledged(Sample(tuner, 100_000, TimeSpan.FromMilliseconds(10))));
+        ReceiveWindowTuner tuner = Started(Tuner());
+        Assert.True(Measure(tuner, 100_000, TimeSpan.FromMilliseconds(10)));
         Assert.Equal(200_000, tuner.ConnectionWindow);
 
         // The window was doubled, yet twice the bytes took more than twice as long: the window is not the bottleneck.
-        Assert.False(tuner.OnPingAcknowledged(Sample(tuner, 200_000, TimeSpan.FromMilliseconds(25))));
+        Assert.False(Measure(tuner, 200_000, TimeSpan.FromMilliseconds(25), sinceLastAck: TimeSpan.FromMilliseconds(35)));
 
         Assert.Equal(200_000, tuner.ConnectionWindow);
     }
@@ -117,27 +144,25 @@ public class ReceiveWindowTunerTests
     [Fact]
     public void TheWindowsNeverGrowPastTheirMaximumsAndSamplingThenStops()
     {
-        var tuner = new ReceiveWindowTuner(_clock, enabled: true, Window, Window, maxConnectionWindow: 300_000, maxStreamWindow: 150_000);
-        Assert.True(tuner.OnPingAcknowledged(Sample(tuner, 100_000, TimeSpan.FromMilliseconds(10))));
+        ReceiveWindowTuner tuner = Started(new ReceiveWindowTuner(_clock, enabled: true, Window, Window, maxConnectionWindow: 300_000, maxStreamWindow: 150_000));
+        Assert.True(Measure(tuner, 100_000));
         Assert.Equal((200_000, 150_000), (tuner.ConnectionWindow, tuner.StreamWindow));
 
-        // Two thirds of the smaller (stream) window is enough: the connection window may be what limits the streams.
-        Assert.True(tuner.OnPingAcknowledged(Sample(tuner, 110_000, TimeSpan.FromMilliseconds(10))));
-        Assert.Equal((220_000, 150_000), (tuner.ConnectionWindow, tuner.StreamWindow));
-
-        Assert.True(tuner.OnPingAcknowledged(Sample(tuner, 1_000_000, TimeSpan.FromMilliseconds(10))));
+        // An estimate of 72,000 bytes: two fifths of the smaller (stream) window is enough, the connection window may be
+        // what limits the streams.
+        Assert.True(Measure(tuner, 192_000, TimeSpan.FromMilliseconds(30), sinceLastAck: TimeSpan.FromMilliseconds(80)));
         Assert.Equal((300_000, 150_000), (tuner.ConnectionWindow, tuner.StreamWindow));
 
-        _time.Advance(TimeSpan.FromMinutes(1));
-        _clock.Tick();
+        Advance(TimeSpan.FromMinutes(1));
         Assert.False(tuner.OnDataReceived(16_384, windowMayLimit: true, out _));
     }
 
     [Fact]
     public void OnlyTheExactDataOfTheOutstandingPingEndsTheSample()
     {
-        ReceiveWindowTuner tuner = Tuner();
-        ulong ping = Sample(tuner, 100_000, TimeSpan.FromMilliseconds(10));
+        ReceiveWindowTuner tuner = Started(Tuner());
+        Assert.True(tuner.OnDataReceived(100_000, windowMayLimit: true, out ulong ping));
+        Advance(RoundTrip);
 
         Assert.False(tuner.OnPingAcknowledged(KeepAlivePing.Data));
         Assert.False(tuner.OnPingAcknowledged(ping + 1));
@@ -151,15 +176,13 @@ public class ReceiveWindowTunerTests
     [Fact]
     public void ASampleWhosePingIsNeverAcknowledgedBlocksOnlyFurtherSamples()
     {
-        ReceiveWindowTuner tuner = Tuner();
-        _clock.Tick();
+        ReceiveWindowTuner tuner = Started(Tuner());
         Assert.True(tuner.OnDataReceived(16_384, windowMayLimit: true, out _));
 
         for (int i = 0; i < 100; i++)
         {
-            _time.Advance(TimeSpan.FromSeconds(1));
-            _clock.Tick();
-            Assert.False(tuner.OnDataReceived(16_384, windowMayLimit: true, out _));
+            Advance(TimeSpan.FromSeconds(1));
+            Assert.False(tuner.OnDataReceived(1_000_000, windowMayLimit: true, out _));
         }
 
         Assert.Equal((Window, Window), (tuner.ConnectionWindow, tuner.StreamWindow));
@@ -169,7 +192,6 @@ public class ReceiveWindowTunerTests
     public void WhenOffNoSampleEverStarts()
     {
         ReceiveWindowTuner tuner = Tuner(enabled: false);
-        _clock.Tick();
 
         Assert.False(tuner.OnDataReceived(16_384, windowMayLimit: true, out _));
     }

@@ -122,30 +122,29 @@ public class RequestBodyFlowTests
     }
 
     /// <summary>
-    /// Stream 3's handler reads; its upload makes a window sample of 700 bytes against 1,000-byte stream windows, which
-    /// grows them to 1,400. Returns the sample's PING data, acknowledged or not.
+    /// Stream 3's handler reads; its upload makes two window samples: the first ACK starts the measure, and 700 bytes
+    /// arrive before the second, against 1,000-byte stream windows (the clock does not move: a round trip and the time
+    /// between ACKs count alike). Returns the second sample's PING data, acknowledged or not.
     /// </summary>
-    private static ulong SampleOnAReadingStream(LoopClock clock, RequestBodyFlow flow, ControlFrameQueue frames, StreamEntry reading)
+    private static ulong SampleOnAReadingStream(RequestBodyFlow flow, ControlFrameQueue frames, StreamEntry reading)
     {
-        clock.Tick();
         Receive(flow, reading, 600);
         flow.OnConsumed(reading, consumed: 600, examined: 600);
         Receive(flow, reading, 600);
-        ulong ping = Assert.Single(Drain(frames).Pings);
+        flow.OnPingAcknowledged(Assert.Single(Drain(frames).Pings), [reading]);
+        Assert.Empty(Drain(frames).Updates);
 
-        clock.Tick();
         flow.OnConsumed(reading, consumed: 1200, examined: 1200);
         Receive(flow, reading, 700);
-        Drain(frames);
+        ulong ping = Assert.Single(Drain(frames).Pings);
         return ping;
     }
 
-    private static (LoopClock Clock, RequestBodyFlow Flow, ControlFrameQueue Frames) StartAdaptive(long maxBuffered = 1 << 20)
+    private static (RequestBodyFlow Flow, ControlFrameQueue Frames) StartAdaptive(long maxBuffered = 1 << 20)
     {
-        var clock = new LoopClock(new FakeTimeProvider());
-        var tuner = new ReceiveWindowTuner(clock, enabled: true, connectionWindow: 10_000, streamWindow: 1000, maxConnectionWindow: 40_000, maxStreamWindow: 4000);
+        var tuner = new ReceiveWindowTuner(new LoopClock(new FakeTimeProvider()), enabled: true, 10_000, 1000, maxConnectionWindow: 40_000, maxStreamWindow: 4000);
         var frames = new ControlFrameQueue();
-        return (clock, new RequestBodyFlow(10_000, initialStreamWindow: 1000, maxBuffered, frames, tuner), frames);
+        return (new RequestBodyFlow(10_000, initialStreamWindow: 1000, maxBuffered, frames, tuner), frames);
     }
 
     private static StreamEntry OpenStream(int streamId)
@@ -158,30 +157,30 @@ public class RequestBodyFlowTests
     [Fact]
     public void GrowthIsAnnouncedAtOnceForTheConnectionAndReadingStreamsAndWithTheNextRefundForOthers()
     {
-        (LoopClock clock, RequestBodyFlow flow, ControlFrameQueue frames) = StartAdaptive();
+        (RequestBodyFlow flow, ControlFrameQueue frames) = StartAdaptive();
         StreamEntry reading = OpenStream(3);
         StreamEntry notYetReading = OpenStream(5);
-        ulong ping = SampleOnAReadingStream(clock, flow, frames, reading);
+        ulong ping = SampleOnAReadingStream(flow, frames, reading);
 
         flow.OnPingAcknowledged(ping, [reading, notYetReading]);
 
-        // The connection grows from 10,000 to twice the sample's 700 bytes only if that is larger: here it is not.
-        Assert.Equal([(3, 400L)], Drain(frames).Updates);
-        Assert.Equal(1400, reading.ReceiveWindow.Size);
+        // The windows double from the smaller one, the streams': the connection's 10,000 bytes are more than that already.
+        Assert.Equal([(3, 1000L)], Drain(frames).Updates);
+        Assert.Equal(2000, reading.ReceiveWindow.Size);
         Assert.Equal(1000, notYetReading.ReceiveWindow.Size);
 
         Receive(flow, notYetReading, 500);
         flow.OnConsumed(notYetReading, consumed: 500, examined: 500);
-        Assert.Contains((5, 900L), Drain(frames).Updates);
-        Assert.Equal(1400, notYetReading.ReceiveWindow.Size);
+        Assert.Contains((5, 1500L), Drain(frames).Updates);
+        Assert.Equal(2000, notYetReading.ReceiveWindow.Size);
     }
 
     [Fact]
     public void AnAckThatIsNotTheSamplesGrowsNothing()
     {
-        (LoopClock clock, RequestBodyFlow flow, ControlFrameQueue frames) = StartAdaptive();
+        (RequestBodyFlow flow, ControlFrameQueue frames) = StartAdaptive();
         StreamEntry reading = OpenStream(3);
-        ulong ping = SampleOnAReadingStream(clock, flow, frames, reading);
+        ulong ping = SampleOnAReadingStream(flow, frames, reading);
 
         flow.OnPingAcknowledged(ping + 1, [reading]);
         flow.OnPingAcknowledged(KeepAlivePing.Data, [reading]);
@@ -193,17 +192,17 @@ public class RequestBodyFlowTests
     [Fact]
     public void AGrownWindowNeverLetsAStreamHoldMoreUnconsumedThanTheBufferLimitAndTheInitialWindow()
     {
-        (LoopClock clock, RequestBodyFlow flow, ControlFrameQueue frames) = StartAdaptive(maxBuffered: 1000);
+        (RequestBodyFlow flow, ControlFrameQueue frames) = StartAdaptive(maxBuffered: 1000);
         StreamEntry reading = OpenStream(3);
         StreamEntry examining = OpenStream(1);
         Receive(flow, examining, 600);
         flow.OnConsumed(examining, consumed: 0, examined: 600);
         Assert.Equal(600, examining.RequestBodyReleased);
-        ulong ping = SampleOnAReadingStream(clock, flow, frames, reading);
+        ulong ping = SampleOnAReadingStream(flow, frames, reading);
 
         flow.OnPingAcknowledged(ping, [reading, examining]);
 
-        // 600 bytes held, so the window grows only to 1,400: the client can send 2,000 bytes beyond what was consumed.
+        // 600 bytes held, so the window grows to 1,400, not 2,000: the client can send 2,000 bytes beyond what was consumed.
         Assert.Equal(1400, examining.ReceiveWindow.Size);
         Receive(flow, examining, 300);
         flow.OnConsumed(examining, consumed: 0, examined: 900);
