@@ -158,6 +158,30 @@ public class ReceiveWindowTunerTests
     }
 
     [Fact]
+    public void AMaximumBelowAnInitialWindowLeavesThatWindowAsItIs()
+    {
+        var options = new Http2ServeLoopOptions { MaxReceiveWindowSize = 900_000 };
+        options.Validate();
+        ReceiveWindowTuner tuner = Started(ReceiveWindowTuner.For(options, _clock));
+
+        Assert.True(Measure(tuner, 1_000_000));
+
+        Assert.Equal((options.InitialConnectionWindowSize, 900_000), (tuner.ConnectionWindow, tuner.StreamWindow));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Http2ServeLoopOptions { MaxReceiveWindowSize = 65_534 }.Validate());
+    }
+
+    [Fact]
+    public void AStreamWindowNeverGrowsPastTheRequestBufferLimit()
+    {
+        var options = new Http2ServeLoopOptions { MaxRequestBufferSizePerStream = 1_000_000 };
+        ReceiveWindowTuner tuner = Started(ReceiveWindowTuner.For(options, _clock));
+
+        Assert.True(Measure(tuner, 1_000_000));
+
+        Assert.Equal((2_000_000, 1_000_000), (tuner.ConnectionWindow, tuner.StreamWindow));
+    }
+
+    [Fact]
     public void OnlyTheExactDataOfTheOutstandingPingEndsTheSample()
     {
         ReceiveWindowTuner tuner = Started(Tuner());
