@@ -2,7 +2,7 @@
 # H2Middleware against Kestrel's own HTTP/2, same process, same routes, h2 over cleartext (prior knowledge) or TLS.
 # The server is pinned to CPU 0 and the client (h2load, or the priority probe) to CPU 1; rounds alternate between the
 # endpoints.
-# Usage: build/bench.sh [rounds] [scenario...]   (default 5 rounds of S1 S2 S3 S4 S5 S6 S7 S8 C0 P1 P2 M1; "S7" selects
+# Usage: build/bench.sh [rounds] [scenario...]   (default 5 rounds of S1 S2 S3 S4 S5 S6 S7 S8 C0 P1 P2 M1 L1; "S7" selects
 # S7a and S7b; BENCH_PORT moves the ten ports, default 6080-6089: Kestrel, ours, ours with the RFC 7540 tree, Kestrel
 # over TLS, ours over TLS, and the same five for C0's fresh servers).
 # S1-S8 (h2load): each round's req/s, the mean and median ratio ours/Kestrel per scenario (the VM's run-to-run noise is
@@ -18,6 +18,8 @@
 # comparison. P2: two downloads with RFC 7540 weights 256 and 1: the heavy one's share of the first 32 MiB on Kestrel,
 # on our RFC 7540 tree endpoint and on our default (RFC 9218) endpoint. Medians of the rounds.
 # M1 (build/bench-memory.sh): RSS and managed heap per idle connection (10,000 of them) and per active stream.
+# L1 (build/bench-latency.sh): 32 MiB uploads through a proxy adding 25 ms each way, adaptive receive windows against
+# fixed ones and against Kestrel.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source build/bench-lib.sh
@@ -26,7 +28,7 @@ scenarios=()
 for s in "${@:2}"; do
   if [[ $s == S7 ]]; then scenarios+=(S7a S7b); else scenarios+=("$s"); fi
 done
-((${#scenarios[@]})) || scenarios=(S1 S2 S3 S4 S5 S6 S7a S7b S8 C0 P1 P2 M1)
+((${#scenarios[@]})) || scenarios=(S1 S2 S3 S4 S5 S6 S7a S7b S8 C0 P1 P2 M1 L1)
 kestrel_port=${BENCH_PORT:-6080}
 engine_port=$((kestrel_port + 1))
 tree_port=$((kestrel_port + 2))
@@ -218,4 +220,8 @@ fi
 if selected M1; then
   # Memory per idle connection and per active stream: servers of its own, under the lock this script holds.
   H2M_BENCH_LOCK_HELD=1 build/bench-memory.sh "$rounds" 9>&-
+fi
+
+if selected L1; then
+  H2M_BENCH_LOCK_HELD=1 build/bench-latency.sh 32 "$rounds" 25 9>&-
 fi

@@ -27,6 +27,23 @@ public sealed class Http2ServeLoopOptions
     /// <summary>The connection-level receive window; raised with a WINDOW_UPDATE right after our SETTINGS.</summary>
     public int InitialConnectionWindowSize { get; set; } = 1024 * 1024;
 
+    /// <summary>
+    /// Adaptive receive windows: the engine measures the connection's bandwidth-delay product with PINGs while request
+    /// bodies arrive, and grows the connection's receive window, and those of streams whose handlers read their bodies,
+    /// while the window is what holds the client back, up to <see cref="MaxReceiveWindowSize"/>. Uploads then reach the
+    /// link's speed on long paths without tuning the initial windows. What a stream may hold unconsumed does not grow
+    /// (<see cref="MaxRequestBufferSizePerStream"/> and the initial stream window). On by default; false keeps the
+    /// windows at their initial sizes.
+    /// </summary>
+    public bool EnableAdaptiveReceiveWindows { get; set; } = true;
+
+    /// <summary>
+    /// The largest the connection's receive window grows to with <see cref="EnableAdaptiveReceiveWindows"/>, and so the
+    /// most request body a connection may have received and not yet handed back; a stream's window grows to at most
+    /// this and <see cref="MaxRequestBufferSizePerStream"/>. Below an initial window size, that window does not grow.
+    /// </summary>
+    public int MaxReceiveWindowSize { get; set; } = 16 * 1024 * 1024;
+
     /// <summary>How many response body bytes a handler may have buffered per stream before its writes wait for the peer.</summary>
     public int MaxResponseBufferSizePerStream { get; set; } = 64 * 1024;
 
@@ -141,6 +158,7 @@ public sealed class Http2ServeLoopOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxRequestHeaderListSize, 1_024, nameof(MaxRequestHeaderListSize));
         ArgumentOutOfRangeException.ThrowIfLessThan(InitialStreamWindowSize, Http2Limits.DefaultInitialWindowSize, nameof(InitialStreamWindowSize));
         ArgumentOutOfRangeException.ThrowIfLessThan(InitialConnectionWindowSize, Http2Limits.DefaultInitialWindowSize, nameof(InitialConnectionWindowSize));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxReceiveWindowSize, Http2Limits.DefaultInitialWindowSize, nameof(MaxReceiveWindowSize));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxResponseBufferSizePerStream, 1_024, nameof(MaxResponseBufferSizePerStream));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxRequestBufferSizePerStream, 1_024, nameof(MaxRequestBufferSizePerStream));
         ArgumentOutOfRangeException.ThrowIfNegative(ClientErrorBudget, nameof(ClientErrorBudget));

@@ -349,9 +349,16 @@ internal sealed partial class Http2Connection
         {
             SendFinalGoAway();
         }
-        else if (frame.PingData == KeepAlivePing.Data && _keepAlivePing.OnAcknowledged())
+        else if (frame.PingData == KeepAlivePing.Data)
         {
-            _timers.Arm(ServeLoopTimer.KeepAlivePing, _keepAlivePing.Delay);
+            if (_keepAlivePing.OnAcknowledged())
+            {
+                _timers.Arm(ServeLoopTimer.KeepAlivePing, _keepAlivePing.Delay);
+            }
+        }
+        else
+        {
+            _requestBodies.OnPingAcknowledged(frame.PingData, _streams.Entries);
         }
     }
 

@@ -115,7 +115,8 @@ internal sealed partial class Http2Connection
         _hpackDecoder = new HpackDecoder(Http2Limits.DefaultHeaderTableSize, options.MaxRequestHeaderListSize, Math.Max(options.MaxRequestHeaderListSize, 64 * 1024));
         _headerBlocks = new HeaderBlockAssembler(_hpackDecoder, new HeaderStringCache());
         _controlFrames = new ControlFrameQueue();
-        _requestBodies = new RequestBodyFlow(options.InitialConnectionWindowSize, options.MaxRequestBufferSizePerStream, _controlFrames);
+        _requestBodies = new RequestBodyFlow(
+            options.InitialConnectionWindowSize, options.InitialStreamWindowSize, options.MaxRequestBufferSizePerStream, _controlFrames, ReceiveWindowTuner.For(options, _clock));
         _coordinator = new StreamCoordinator(
             _streams, _handlers, _requestBodies, options.WriteSchedulerFactory(), _controlFrames,
             new ClientErrorBudget(options.ClientErrorBudget, _metrics), _clock, logger, context.ConnectionId, streamEnded: CloseIfDrained);

@@ -12,9 +12,17 @@ namespace H2Middleware.ServeLoop;
 /// what handlers consume (or examine) goes back to the client in batched WINDOW_UPDATEs, on the stream and the
 /// connection. Examined bytes get their window back too, as under Kestrel, or a reader that waits for a whole message
 /// before consuming it (gRPC) would stall once the window is spent; the window then no longer bounds what a stream
-/// buffers, so past <c>maxBufferedPerStream</c> unconsumed bytes only consumed ones are given back.
+/// buffers, so past <c>maxBufferedPerStream</c> unconsumed bytes only consumed ones are given back. With adaptive
+/// receive windows (<see cref="ReceiveWindowTuner"/>) the connection's window and those of streams whose handlers read
+/// grow; what a stream may hold unconsumed stays what it is without growth: <c>maxBufferedPerStream</c> and the
+/// initial stream window.
 /// </summary>
-internal sealed class RequestBodyFlow(int connectionWindow, long maxBufferedPerStream, ControlFrameQueue controlFrames)
+internal sealed class RequestBodyFlow(
+    int connectionWindow,
+    int initialStreamWindow,
+    long maxBufferedPerStream,
+    ControlFrameQueue controlFrames,
+    ReceiveWindowTuner windowTuner)
 {
     // A run of empty DATA frames costs us work but carries nothing (CVE-2019-9518).
     private const int MaxConsecutiveEmptyFrames = 100;
@@ -40,6 +48,13 @@ internal sealed class RequestBodyFlow(int connectionWindow, long maxBufferedPerS
     /// <summary>Writes a DATA frame's payload to the stream's request pipe; false when it goes past the declared content-length.</summary>
     public bool Deliver(StreamEntry stream, in ReadOnlySequence<byte> data, int flowControlled)
     {
+        // Only a window the client has half used, on a stream whose handler reads, can be what holds the client back.
+        bool windowMayLimit = stream.RequestBodyReleased > 0 && (ConnectionWindow.IsHalfUsed || stream.ReceiveWindow.IsHalfUsed);
+        if (windowTuner.OnDataReceived(flowControlled, windowMayLimit, out ulong pingData))
+        {
+            controlFrames.Enqueue(new ControlFrame(ControlFrameKind.Ping, PingData: pingData));
+        }
+
         int padding = flowControlled - (int)data.Length;
         if (padding > 0)
         {
@@ -107,6 +122,8 @@ internal sealed class RequestBodyFlow(int connectionWindow, long maxBufferedPerS
 
         bool underBufferLimit = stream.RequestBodyDelivered - stream.RequestBodyConsumed <= maxBufferedPerStream;
         long released = Math.Min(underBufferLimit ? Math.Max(consumed, examined) : stream.RequestBodyConsumed, stream.RequestBodyDelivered);
+        // A grown window lets the client send that much more before any refund: examined bytes get back that much less.
+        released = Math.Min(released, stream.RequestBodyConsumed + UnconsumedLimit - stream.ReceiveWindow.TargetSize);
         if (released <= stream.RequestBodyReleased)
         {
             return;
@@ -115,6 +132,29 @@ internal sealed class RequestBodyFlow(int connectionWindow, long maxBufferedPerS
         ReturnWindow(stream, (int)(released - stream.RequestBodyReleased));
         stream.RequestBodyReleased = released;
         SendUpdateIfDue(stream);
+    }
+
+    /// <summary>
+    /// A PING ack arrived; when it ends a window sample that grows the windows, the connection's growth is announced at
+    /// once, and so is that of each stream whose handler reads its body; other streams' windows grow with their next refund.
+    /// </summary>
+    public void OnPingAcknowledged(ulong pingData, IEnumerable<StreamEntry> streams)
+    {
+        if (!windowTuner.OnPingAcknowledged(pingData))
+        {
+            return;
+        }
+
+        ConnectionWindow.GrowTo(windowTuner.ConnectionWindow);
+        Announce(0, ConnectionWindow.TakeGrowth());
+        foreach (StreamEntry stream in streams)
+        {
+            if (stream.RequestBodyReleased > 0 && !stream.RemoteClosed && !stream.DiscardingRequestBody)
+            {
+                GrowStreamWindow(stream);
+                Announce(stream.StreamId, stream.ReceiveWindow.TakeGrowth());
+            }
+        }
     }
 
     /// <summary>From now on the stream's DATA is counted and dropped; the connection window of what sits unread in its pipe is given back.</summary>
@@ -134,11 +174,7 @@ internal sealed class RequestBodyFlow(int connectionWindow, long maxBufferedPerS
     public void ReturnConnectionWindow(int bytes)
     {
         ConnectionWindow.Free(bytes);
-        int increment = ConnectionWindow.TakeDueUpdate();
-        if (increment > 0)
-        {
-            controlFrames.Enqueue(new ControlFrame(ControlFrameKind.WindowUpdate, 0, increment));
-        }
+        Announce(0, ConnectionWindow.TakeDueUpdate());
     }
 
     /// <summary>The stream's WINDOW_UPDATE, once enough has been freed; a stream whose request has ended takes no more.</summary>
@@ -149,10 +185,32 @@ internal sealed class RequestBodyFlow(int connectionWindow, long maxBufferedPerS
             return;
         }
 
-        int increment = stream.ReceiveWindow.TakeDueUpdate();
+        if (windowTuner.StreamWindow > stream.ReceiveWindow.TargetSize && !stream.DiscardingRequestBody)
+        {
+            GrowStreamWindow(stream);
+        }
+
+        Announce(stream.StreamId, stream.ReceiveWindow.TakeDueUpdate());
+    }
+
+    /// <summary>What a stream may hold unconsumed: what was delivered beyond what was consumed, however large its window grew.</summary>
+    private long UnconsumedLimit => maxBufferedPerStream + initialStreamWindow;
+
+    /// <summary>
+    /// Grows the stream's window towards the tuner's size (announced with its next update), as far as the client could
+    /// then send no more than <see cref="UnconsumedLimit"/> beyond what the handler consumed.
+    /// </summary>
+    private void GrowStreamWindow(StreamEntry stream)
+    {
+        long room = UnconsumedLimit - (stream.RequestBodyReleased - stream.RequestBodyConsumed);
+        stream.ReceiveWindow.GrowTo((int)Math.Min(windowTuner.StreamWindow, room));
+    }
+
+    private void Announce(int streamId, int increment)
+    {
         if (increment > 0)
         {
-            controlFrames.Enqueue(new ControlFrame(ControlFrameKind.WindowUpdate, stream.StreamId, increment));
+            controlFrames.Enqueue(new ControlFrame(ControlFrameKind.WindowUpdate, streamId, increment));
         }
     }
 

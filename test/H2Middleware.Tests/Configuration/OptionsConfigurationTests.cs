@@ -38,6 +38,8 @@ public class OptionsConfigurationTests
             ["KeepAlivePingDelay"] = "00:00:15",
             ["RequestHeadersTimeout"] = "00:00:05",
             ["AllowSynchronousIO"] = "true",
+            ["EnableAdaptiveReceiveWindows"] = "false",
+            ["MaxReceiveWindowSize"] = "8388608",
         });
 
         Assert.Equal(250, options.MaxStreamsPerConnection);
@@ -48,6 +50,8 @@ public class OptionsConfigurationTests
         Assert.Equal(TimeSpan.FromSeconds(15), options.KeepAlivePingDelay);
         Assert.Equal(TimeSpan.FromSeconds(5), options.RequestHeadersTimeout);
         Assert.True(options.AllowSynchronousIO);
+        Assert.False(options.EnableAdaptiveReceiveWindows);
+        Assert.Equal(8 * 1024 * 1024, options.MaxReceiveWindowSize);
         Assert.Equal(new Http2ServeLoopOptions().ClientErrorBudget, options.ClientErrorBudget);
     }
 

@@ -49,6 +49,30 @@ public class FlowControlWindowTests
     }
 
     [Fact]
+    public void AnInboundWindowGrowsAtOnceOrWithItsNextDueUpdate()
+    {
+        var window = new InboundWindow(100);
+        Assert.True(window.TryReceive(60));
+        Assert.True(window.IsHalfUsed);
+
+        window.GrowTo(300);
+        window.GrowTo(200);
+        Assert.Equal((100, 300), (window.Size, window.TargetSize));
+
+        window.Free(40);
+        Assert.Equal(0, window.TakeDueUpdate());
+        window.Free(10);
+        Assert.Equal(250, window.TakeDueUpdate());
+        Assert.Equal((290, 300), (window.Available, window.Size));
+        Assert.False(window.IsHalfUsed);
+
+        window.GrowTo(400);
+        Assert.Equal(100, window.TakeGrowth());
+        Assert.Equal((390, 400), (window.Available, window.Size));
+        Assert.Equal(0, window.TakeGrowth());
+    }
+
+    [Fact]
     public void AnOutboundWindowNeverExceedsTheMaximum()
     {
         var window = new OutboundWindow(Http2Limits.MaxWindowSize - 10);

@@ -3,6 +3,7 @@ using H2Middleware.Output;
 using H2Middleware.Protocol;
 using H2Middleware.ServeLoop;
 using H2Middleware.Tests.Protocol;
+using Microsoft.Extensions.Time.Testing;
 
 namespace H2Middleware.Tests.ServeLoop;
 
@@ -12,7 +13,8 @@ public class RequestBodyFlowTests
     private static (RequestBodyFlow Flow, ControlFrameQueue Frames, StreamEntry Stream) Start(long maxBuffered = 1 << 20)
     {
         var frames = new ControlFrameQueue();
-        var flow = new RequestBodyFlow(connectionWindow: 1000, maxBuffered, frames);
+        var tuner = new ReceiveWindowTuner(new LoopClock(TimeProvider.System), enabled: false, 1000, 1000, 1000, 1000);
+        var flow = new RequestBodyFlow(connectionWindow: 1000, initialStreamWindow: 1000, maxBuffered, frames, tuner);
         StreamEntry stream = TestStreamEntries.Create();
         stream.Open(1, sendWindow: 1000, receiveWindow: 1000);
         return (flow, frames, stream);
@@ -87,6 +89,129 @@ public class RequestBodyFlowTests
         Assert.Equal([(0, 700L)], WindowUpdates(frames));
         Assert.True(flow.Deliver(stream, new ReadOnlySequence<byte>(new byte[10]), 10));
         Assert.Equal(700, stream.RequestBodyDelivered);
+    }
+
+    /// <summary>Receives <paramref name="bytes"/> on the stream (within its windows) and delivers them.</summary>
+    private static void Receive(RequestBodyFlow flow, StreamEntry stream, int bytes)
+    {
+        Assert.True(flow.ConnectionWindow.TryReceive(bytes));
+        Assert.True(stream.ReceiveWindow.TryReceive(bytes));
+        Assert.True(flow.Deliver(stream, new ReadOnlySequence<byte>(new byte[bytes]), bytes));
+        flow.SendUpdateIfDue(stream);
+    }
+
+    /// <summary>The queued WINDOW_UPDATEs, in order, and the data of the queued PINGs.</summary>
+    private static (List<(int StreamId, long Increment)> Updates, List<ulong> Pings) Drain(ControlFrameQueue frames)
+    {
+        var updates = new List<(int, long)>();
+        var pings = new List<ulong>();
+        while (frames.TryDequeue(out ControlFrame frame))
+        {
+            if (frame.Kind == ControlFrameKind.Ping)
+            {
+                pings.Add(frame.PingData);
+            }
+            else
+            {
+                Assert.Equal(ControlFrameKind.WindowUpdate, frame.Kind);
+                updates.Add((frame.StreamId, frame.Value));
+            }
+        }
+
+        return (updates, pings);
+    }
+
+    /// <summary>
+    /// Stream 3's handler reads; its upload makes two window samples: the first ACK starts the measure, and 700 bytes
+    /// arrive before the second, against 1,000-byte stream windows (the clock does not move: a round trip and the time
+    /// between ACKs count alike). Returns the second sample's PING data, acknowledged or not.
+    /// </summary>
+    private static ulong SampleOnAReadingStream(RequestBodyFlow flow, ControlFrameQueue frames, StreamEntry reading)
+    {
+        Receive(flow, reading, 600);
+        flow.OnConsumed(reading, consumed: 600, examined: 600);
+        Receive(flow, reading, 600);
+        flow.OnPingAcknowledged(Assert.Single(Drain(frames).Pings), [reading]);
+        Assert.Empty(Drain(frames).Updates);
+
+        flow.OnConsumed(reading, consumed: 1200, examined: 1200);
+        Receive(flow, reading, 700);
+        ulong ping = Assert.Single(Drain(frames).Pings);
+        return ping;
+    }
+
+    private static (RequestBodyFlow Flow, ControlFrameQueue Frames) StartAdaptive(long maxBuffered = 1 << 20)
+    {
+        var tuner = new ReceiveWindowTuner(new LoopClock(new FakeTimeProvider()), enabled: true, 10_000, 1000, maxConnectionWindow: 40_000, maxStreamWindow: 4000);
+        var frames = new ControlFrameQueue();
+        return (new RequestBodyFlow(10_000, initialStreamWindow: 1000, maxBuffered, frames, tuner), frames);
+    }
+
+    private static StreamEntry OpenStream(int streamId)
+    {
+        StreamEntry stream = TestStreamEntries.Create();
+        stream.Open(streamId, sendWindow: 1000, receiveWindow: 1000);
+        return stream;
+    }
+
+    [Fact]
+    public void GrowthIsAnnouncedAtOnceForTheConnectionAndReadingStreamsAndWithTheNextRefundForOthers()
+    {
+        (RequestBodyFlow flow, ControlFrameQueue frames) = StartAdaptive();
+        StreamEntry reading = OpenStream(3);
+        StreamEntry notYetReading = OpenStream(5);
+        ulong ping = SampleOnAReadingStream(flow, frames, reading);
+
+        flow.OnPingAcknowledged(ping, [reading, notYetReading]);
+
+        // The windows double from the smaller one, the streams': the connection's 10,000 bytes are more than that already.
+        Assert.Equal([(3, 1000L)], Drain(frames).Updates);
+        Assert.Equal(2000, reading.ReceiveWindow.Size);
+        Assert.Equal(1000, notYetReading.ReceiveWindow.Size);
+
+        Receive(flow, notYetReading, 500);
+        flow.OnConsumed(notYetReading, consumed: 500, examined: 500);
+        Assert.Contains((5, 1500L), Drain(frames).Updates);
+        Assert.Equal(2000, notYetReading.ReceiveWindow.Size);
+    }
+
+    [Fact]
+    public void AnAckThatIsNotTheSamplesGrowsNothing()
+    {
+        (RequestBodyFlow flow, ControlFrameQueue frames) = StartAdaptive();
+        StreamEntry reading = OpenStream(3);
+        ulong ping = SampleOnAReadingStream(flow, frames, reading);
+
+        flow.OnPingAcknowledged(ping + 1, [reading]);
+        flow.OnPingAcknowledged(KeepAlivePing.Data, [reading]);
+
+        Assert.Empty(Drain(frames).Updates);
+        Assert.Equal(1000, reading.ReceiveWindow.Size);
+    }
+
+    [Fact]
+    public void AGrownWindowNeverLetsAStreamHoldMoreUnconsumedThanTheBufferLimitAndTheInitialWindow()
+    {
+        (RequestBodyFlow flow, ControlFrameQueue frames) = StartAdaptive(maxBuffered: 1000);
+        StreamEntry reading = OpenStream(3);
+        StreamEntry examining = OpenStream(1);
+        Receive(flow, examining, 600);
+        flow.OnConsumed(examining, consumed: 0, examined: 600);
+        Assert.Equal(600, examining.RequestBodyReleased);
+        ulong ping = SampleOnAReadingStream(flow, frames, reading);
+
+        flow.OnPingAcknowledged(ping, [reading, examining]);
+
+        // 600 bytes held, so the window grows to 1,400, not 2,000: the client can send 2,000 bytes beyond what was consumed.
+        Assert.Equal(1400, examining.ReceiveWindow.Size);
+        Receive(flow, examining, 300);
+        flow.OnConsumed(examining, consumed: 0, examined: 900);
+        Assert.Equal(600, examining.RequestBodyReleased);
+        Assert.Equal(2000, examining.RequestBodyReleased - examining.RequestBodyConsumed + examining.ReceiveWindow.Size);
+
+        // Consumed bytes still come back.
+        flow.OnConsumed(examining, consumed: 900, examined: 900);
+        Assert.Equal(900, examining.RequestBodyReleased);
     }
 
     [Fact]

@@ -4,6 +4,7 @@ using System.Text;
 using H2Middleware.Frames;
 using H2Middleware.Hosting;
 using H2Middleware.Hpack;
+using H2Middleware.ServeLoop;
 using H2Middleware.Telemetry;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Http;
@@ -355,7 +356,10 @@ internal sealed class Http2TestClient : IAsyncDisposable
         return true;
     }
 
-    /// <summary>Reads frames until one of the given type arrives on the stream, skipping WINDOW_UPDATE and PING acks.</summary>
+    /// <summary>
+    /// Reads frames until one of the given type arrives on the stream, skipping WINDOW_UPDATE, PING acks and the PINGs of
+    /// adaptive receive windows (left unanswered: the windows then keep their sizes).
+    /// </summary>
     public async Task<ReceivedFrame> ExpectAsync(Http2FrameType type, int streamId)
     {
         while (true)
@@ -366,10 +370,14 @@ internal sealed class Http2TestClient : IAsyncDisposable
                 return frame;
             }
 
-            Assert.True(frame.Type is Http2FrameType.WindowUpdate || (frame.Type == Http2FrameType.Ping && frame.IsAck),
+            Assert.True(frame.Type is Http2FrameType.WindowUpdate || (frame.Type == Http2FrameType.Ping && frame.IsAck) || IsWindowSamplePing(frame),
                 $"Expected {type} on stream {streamId} but received {frame}.");
         }
     }
+
+    /// <summary>The PING that starts a sample of adaptive receive windows (ReceiveWindowTuner).</summary>
+    public static bool IsWindowSamplePing(ReceivedFrame frame) =>
+        frame.Type == Http2FrameType.Ping && !frame.IsAck && (frame.PingData & 0xFFFF_FFFF_FF00_0000) == ReceiveWindowTuner.PingDataPrefix;
 
     public async Task<ReceivedFrame> ExpectGoAwayAsync(Http2ErrorCode errorCode)
     {
