@@ -22,6 +22,9 @@ internal sealed class ResponseFieldEncoder(HttpDate date)
     private readonly CheckedFieldStrings _validNames = new();
     private readonly CheckedFieldStrings _validValues = new();
 
+    /// <summary>Longer values (cookies, tokens) are checked every time rather than kept alive with the connection.</summary>
+    private const int MaxRememberedValueLength = 64;
+
     /// <summary>The client's advisory SETTINGS_MAX_HEADER_LIST_SIZE: a larger block would only be refused.</summary>
     public long PeerMaxHeaderListSize { get; set; } = long.MaxValue;
 
@@ -138,7 +141,10 @@ internal sealed class ResponseFieldEncoder(HttpDate date)
                         return $"invalid value for response field '{field.Key}'";
                     }
 
-                    _validValues.Add(value);
+                    if (value.Length <= MaxRememberedValueLength)
+                    {
+                        _validValues.Add(value);
+                    }
                 }
 
                 listSize += field.Key.Length + (value?.Length ?? 0) + 32;

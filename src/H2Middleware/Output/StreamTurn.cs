@@ -13,7 +13,10 @@ namespace H2Middleware.Output;
 /// </summary>
 internal sealed class StreamTurn(FrameOutput output, ResponseFieldEncoder fields, OutboundWindow connectionWindow, IStreamOutputEvents events)
 {
-    /// <summary>How many DATA bytes one stream may write per turn before the scheduler picks again.</summary>
+    /// <summary>
+    /// How many bytes of DATA frames (their 9-byte headers included) one stream may write per turn before the scheduler
+    /// picks again: a full turn fills one 64 KiB buffer exactly.
+    /// </summary>
     public const int Quantum = 64 * 1024;
 
     /// <summary>The client's SETTINGS_MAX_FRAME_SIZE.</summary>
@@ -142,10 +145,10 @@ internal sealed class StreamTurn(FrameOutput output, ResponseFieldEncoder fields
         long written = 0;
         endOfData = false;
         ReserveRoomForData(Math.Min(Math.Min(data.Length, budget), Math.Min(stream.SendWindow.Available, connectionWindow.Available)));
-        while (!data.IsEmpty && budget > 0)
+        while (!data.IsEmpty && budget > Http2FrameHeader.Size)
         {
             long window = Math.Min(stream.SendWindow.Available, connectionWindow.Available);
-            long length = Math.Min(Math.Min(Math.Min(data.Length, PeerMaxFrameSize), window), budget);
+            long length = Math.Min(Math.Min(Math.Min(data.Length, PeerMaxFrameSize), window), budget - Http2FrameHeader.Size);
             if (length <= 0)
             {
                 break;
@@ -158,7 +161,7 @@ internal sealed class StreamTurn(FrameOutput output, ResponseFieldEncoder fields
             stream.SendWindow.Consume(length);
             connectionWindow.Consume(length);
             stream.ResponseBytesSent += length;
-            budget -= length;
+            budget -= Http2FrameHeader.Size + length;
             written += length;
             data = data.Slice(length);
         }
@@ -179,7 +182,8 @@ internal sealed class StreamTurn(FrameOutput output, ResponseFieldEncoder fields
         }
 
         long frames = (dataBytes + PeerMaxFrameSize - 1) / PeerMaxFrameSize;
-        output.Writer.GetMemory((int)(dataBytes + (frames * Http2FrameHeader.Size)));
+        // At most the quantum, which a turn never exceeds: a larger hint would rent the pool's next size up.
+        output.Writer.GetMemory((int)Math.Min(dataBytes + (frames * Http2FrameHeader.Size), Quantum));
     }
 
     /// <summary>Trailers to send; a CONNECT tunnel carries only DATA (RFC 9113 §8.5), so its trailers are dropped.</summary>

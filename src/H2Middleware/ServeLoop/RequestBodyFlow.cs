@@ -185,7 +185,8 @@ internal sealed class RequestBodyFlow(
             return;
         }
 
-        if (windowTuner.StreamWindow > stream.ReceiveWindow.TargetSize && !stream.DiscardingRequestBody)
+        // Only a stream whose handler has consumed some of its body grows: padding alone must not earn a larger window.
+        if (windowTuner.StreamWindow > stream.ReceiveWindow.TargetSize && !stream.DiscardingRequestBody && stream.RequestBodyReleased > 0)
         {
             GrowStreamWindow(stream);
         }

@@ -12,6 +12,13 @@ internal sealed class DirectWriteCompletion : IValueTaskSource<FlushResult>, ITh
 {
     private ManualResetValueTaskSourceCore<FlushResult> _core;
     private bool _abandoned;
+    private int _completionsInFlight;
+
+    /// <summary>
+    /// A completion is queued or being delivered. A handler that returned without awaiting its write leaves one behind;
+    /// a stream recycled then takes a new object, or the late result would complete its next request's write.
+    /// </summary>
+    public bool IsCompleting => Volatile.Read(ref _completionsInFlight) != 0;
 
     /// <summary>What is left to send. Written by the handler before it publishes the write, then by the serve loop only.</summary>
     public ReadOnlyMemory<byte> Buffer { get; set; }
@@ -26,10 +33,15 @@ internal sealed class DirectWriteCompletion : IValueTaskSource<FlushResult>, ITh
     public void Complete(bool abandoned)
     {
         _abandoned = abandoned;
+        Interlocked.Increment(ref _completionsInFlight);
         ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
     }
 
-    void IThreadPoolWorkItem.Execute() => _core.SetResult(new FlushResult(isCanceled: false, isCompleted: _abandoned));
+    void IThreadPoolWorkItem.Execute()
+    {
+        _core.SetResult(new FlushResult(isCanceled: false, isCompleted: _abandoned));
+        Interlocked.Decrement(ref _completionsInFlight);
+    }
 
     public FlushResult GetResult(short token) => _core.GetResult(token);
 

@@ -24,7 +24,7 @@ internal partial class Http2Stream : IHttpResponseFeature, IHttpResponseBodyFeat
     private volatile bool _responseCompleted;
     private volatile bool _responseAbandoned;
     private int _outputNotificationPending;
-    private readonly DirectWriteCompletion _directWriteCompletion = new();
+    private DirectWriteCompletion _directWriteCompletion = new();
 
     // Published by the handler (after filling it), cleared by the serve loop before it completes the handler's write:
     // the loop reads the buffer only through this reference, so it never sees the handler's next write half-made.
@@ -161,7 +161,17 @@ internal partial class Http2Stream : IHttpResponseFeature, IHttpResponseBodyFeat
             return Task.CompletedTask;
         }
 
-        Task start = StartResponseAsync();
+        Task start;
+        try
+        {
+            start = StartResponseAsync();
+        }
+        catch (Exception error)
+        {
+            // As from an async method: the caller sees the failure when it awaits.
+            return Task.FromException(error);
+        }
+
         if (!start.IsCompletedSuccessfully)
         {
             return StartThenCompleteAsync(start);

@@ -100,6 +100,11 @@ internal partial class Http2Stream
         _responseAbandoned = false;
         _outputNotificationPending = 0;
         _pendingDirectWrite = null;
+        if (_directWriteCompletion.IsCompleting)
+        {
+            _directWriteCompletion = new DirectWriteCompletion();
+        }
+
         ResponseContentLength = null;
         ResponseBytesWritten = 0;
         SuppressResponseBody = false;

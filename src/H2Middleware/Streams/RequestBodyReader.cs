@@ -46,7 +46,9 @@ internal sealed class RequestBodyReader : PipeReader
         StartReading();
         if (_stream.RequestBodyAbsent)
         {
-            return new ValueTask<ReadResult>(NoBody());
+            return cancellationToken.IsCancellationRequested
+                ? ValueTask.FromCanceled<ReadResult>(cancellationToken)
+                : new ValueTask<ReadResult>(NoBody());
         }
 
         ValueTask<ReadResult> read = _inner.ReadAsync(cancellationToken);

@@ -102,7 +102,17 @@ internal sealed class ResponseBodyWriter : PipeWriter
     {
         if (!_stream.HasResponseStarted)
         {
-            Task start = _stream.StartResponseAsync();
+            Task start;
+            try
+            {
+                start = _stream.StartResponseAsync();
+            }
+            catch (Exception error)
+            {
+                // As from an async method: the caller sees the failure when it awaits.
+                return ValueTask.FromException<FlushResult>(error);
+            }
+
             if (!start.IsCompletedSuccessfully)
             {
                 return StartThenFlushAsync(start, cancellationToken);
