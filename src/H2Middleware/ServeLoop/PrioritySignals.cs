@@ -78,7 +78,9 @@ internal sealed class PrioritySignals(IWriteScheduler scheduler, StreamTable str
     /// <summary>HEADERS opened the stream: a PRIORITY_UPDATE that came first applies now, and the scheduler hears of it.</summary>
     public void OnStreamOpened(StreamEntry stream)
     {
-        if (_early.Remove(stream.StreamId, out Http2Priority early))
+        // Count first: most clients send no early PRIORITY_UPDATE, and Remove on a dictionary of this struct is a
+        // framework generic instantiation, absent from the ReadyToRun image: it would run as tier-0 JIT code.
+        if (_early.Count > 0 && _early.Remove(stream.StreamId, out Http2Priority early))
         {
             stream.ClientPriority = early;
             stream.HasPriorityUpdate = true;
