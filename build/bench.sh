@@ -12,7 +12,9 @@
 # concurrent 16 KiB downloads on one TLS connection. S7a: 16 KiB uploads read through Request.BodyReader, many at once;
 # S7b: 1 MiB uploads read through Request.Body.ReadAsync. S8: S1 over TLS.
 # C0 (cold start): S1's requests, but the first 100,000 of a fresh server process (one per engine per round, the
-# other engine idle in it): our assembly starts in tier-0 JIT code, Kestrel's is precompiled (ReadyToRun).
+# other engine idle in it), twice: C0a with BenchServer as built (our assembly is IL and starts in tier-0 JIT code,
+# Kestrel's is precompiled, ReadyToRun), C0b with the H2Middleware.dll that the package (build/pack.sh) carries for
+# linux-x64, which is ReadyToRun: what an application referencing the package loads on this platform.
 # P1 (samples/PriorityProbe, reading at 20 MB/s): a u=7 100 MiB download, then 200 small u=0 requests once 4 MiB have
 # arrived: the small requests' p50/p99 and the download's MB/s on each engine, and the download alone (solo) for
 # comparison. P2: two downloads with RFC 7540 weights 256 and 1: the heavy one's share of the first 32 MiB on Kestrel,
@@ -61,6 +63,14 @@ head -c 16384 /dev/urandom > "$small_payload"
 grpc_request=$files/grpc-request
 { printf '\x00\x00\x00\x00\x14\x0a\x12'; printf 'bench-client-00001'; } > "$grpc_request"
 grpc_headers="-H content-type:application/grpc -H te:trailers"
+# C0b's server: the BenchServer build with the package's linux-x64 H2Middleware.dll in place of the IL one.
+readytorun_server_dll=$files/readytorun-server/BenchServer.dll
+if selected C0; then
+  build/pack.sh "$files/packages" 9>&- >/dev/null
+  cp -r "$(dirname "$server_dll")" "$files/readytorun-server"
+  unzip -p "$files"/packages/H2Middleware.*.nupkg runtimes/linux-x64/lib/net10.0/H2Middleware.dll \
+    > "$files/readytorun-server/H2Middleware.dll"
+fi
 
 wait_listening "$kestrel_port" "$engine_port" "$tree_port" "$kestrel_tls_port" "$engine_tls_port"
 for _ in $(seq 1 50); do
@@ -156,27 +166,34 @@ done
 if selected C0; then
   # Each run is a fresh process, started pinned and measured from its first request: readiness is read from
   # /proc/net/tcp, so no request (not even a health check) warms either engine first; the request pipeline is built
-  # before Kestrel binds. The CPU time counted is the server's during the run, start-up excluded.
-  print_table_header
-  ratios=() k_cpus=() e_cpus=() cpu_ratios=()
-  for r in $(seq 1 "$rounds"); do
-    results=()
-    for side in kestrel ours; do
-      taskset -c 0 dotnet "$server_dll" "${cold_ports[@]}" 9>&- &
-      cold_server=$!
-      wait_listening "${cold_ports[@]}"
-      if [[ $side == kestrel ]]; then port=${cold_ports[0]}; else port=${cold_ports[1]}; fi
-      before=$(cpu_us $cold_server)
-      read -r rps failed < <(run "$port" C0)
-      results+=("$rps" "$failed" $(($(cpu_us $cold_server) - before)))
-      kill $cold_server
-      wait $cold_server 2>/dev/null || true
-      cold_server=
+  # before Kestrel binds. The CPU time counted is the server's during the run, start-up excluded. All of C0a's rounds,
+  # then all of C0b's.
+  cold_medians=()
+  for variant in a b; do
+    if [[ $variant == a ]]; then cold_dll=$server_dll; else cold_dll=$readytorun_server_dll; fi
+    print_table_header
+    ratios=() k_cpus=() e_cpus=() cpu_ratios=()
+    for r in $(seq 1 "$rounds"); do
+      results=()
+      for side in kestrel ours; do
+        taskset -c 0 dotnet "$cold_dll" "${cold_ports[@]}" 9>&- &
+        cold_server=$!
+        wait_listening "${cold_ports[@]}"
+        if [[ $side == kestrel ]]; then port=${cold_ports[0]}; else port=${cold_ports[1]}; fi
+        before=$(cpu_us $cold_server)
+        read -r rps failed < <(run "$port" C0)
+        results+=("$rps" "$failed" $(($(cpu_us $cold_server) - before)))
+        kill $cold_server
+        wait $cold_server 2>/dev/null || true
+        cold_server=
+      done
+      record_round C0$variant "$r" "$(requests_of C0)" "${results[@]}"
     done
-    record_round C0 "$r" "$(requests_of C0)" "${results[@]}"
+    report_scenario C0$variant
+    cold_medians+=("$last_median_ratio")
   done
-  report_scenario C0
-  printf 'C0   beside warm S1: median ratio cold %s, warm %s\n' "$last_median_ratio" "${s1_median_ratio:-(S1 not run)}"
+  printf 'C0   beside warm S1: median ratio cold %s (C0a, IL build), %s (C0b, ReadyToRun package), warm %s\n' \
+    "${cold_medians[0]}" "${cold_medians[1]}" "${s1_median_ratio:-(S1 not run)}"
 fi
 
 if selected P1; then

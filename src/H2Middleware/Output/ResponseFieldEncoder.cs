@@ -1,8 +1,6 @@
 using System.Buffers;
 using H2Middleware.Hpack;
 using H2Middleware.Streams;
-using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Primitives;
 using Microsoft.Net.Http.Headers;
 
 namespace H2Middleware.Output;
@@ -35,7 +33,7 @@ internal sealed class ResponseFieldEncoder(HttpDate date)
     public void SetPeerHeaderTableSize(uint size) => _encoder.SetPeerHeaderTableSize(size);
 
     /// <summary>Encodes a header block (with <c>:status</c> and a <c>date</c>) or, with a status of 0, a trailer block into <see cref="Block"/>; returns why it cannot be sent, or null.</summary>
-    public string? Encode(HeaderDictionary fields, int statusCode)
+    public string? Encode(HeaderFieldDictionary fields, int statusCode)
     {
         if (Validate(fields, statusCode, out bool hasDate) is { } invalid)
         {
@@ -53,9 +51,10 @@ internal sealed class ResponseFieldEncoder(HttpDate date)
             }
         }
 
-        foreach (KeyValuePair<string, StringValues> field in fields)
+        for (int i = 0; i < fields.Count; i++)
         {
-            if (HeaderFieldRules.IsConnectionSpecific(field.Key))
+            ref readonly HeaderField field = ref fields.At(i);
+            if (HeaderFieldRules.IsConnectionSpecific(field.Name))
             {
                 continue;
             }
@@ -64,7 +63,7 @@ internal sealed class ResponseFieldEncoder(HttpDate date)
             {
                 if (value is not null)
                 {
-                    _encoder.EncodeHeader(field.Key, TrimWhitespace(value), _block);
+                    _encoder.EncodeHeader(field.Name, TrimWhitespace(value), _block);
                 }
             }
         }
@@ -81,11 +80,12 @@ internal sealed class ResponseFieldEncoder(HttpDate date)
     {
         // RFC 9113 §6.5.2: 32 octets over each field's name and value, here for :method, :scheme, :authority and :path.
         long listSize = 4 * 32 + ":method:scheme:authority:path".Length + request.Method.Length + request.Scheme.Length + request.Authority.Length + request.Path.Length;
-        foreach (KeyValuePair<string, StringValues> field in request.Fields)
+        for (int i = 0; i < request.Fields.Count; i++)
         {
+            ref readonly HeaderField field = ref request.Fields.At(i);
             foreach (string? value in field.Value)
             {
-                listSize += field.Key.Length + (value?.Length ?? 0) + 32;
+                listSize += field.Name.Length + (value?.Length ?? 0) + 32;
             }
         }
 
@@ -100,13 +100,14 @@ internal sealed class ResponseFieldEncoder(HttpDate date)
         _encoder.EncodeHeader(":scheme", request.Scheme, _block);
         _encoder.EncodeHeader(":authority", request.Authority, _block);
         _encoder.EncodeHeader(":path", request.Path, _block);
-        foreach (KeyValuePair<string, StringValues> field in request.Fields)
+        for (int i = 0; i < request.Fields.Count; i++)
         {
+            ref readonly HeaderField field = ref request.Fields.At(i);
             foreach (string? value in field.Value)
             {
                 if (value is not null)
                 {
-                    _encoder.EncodeHeader(field.Key, value, _block);
+                    _encoder.EncodeHeader(field.Name, value, _block);
                 }
             }
         }
@@ -114,31 +115,32 @@ internal sealed class ResponseFieldEncoder(HttpDate date)
         return null;
     }
 
-    private string? Validate(HeaderDictionary fields, int statusCode, out bool hasDate)
+    private string? Validate(HeaderFieldDictionary fields, int statusCode, out bool hasDate)
     {
         hasDate = false;
         // RFC 9113 §6.5.2: the size the client's SETTINGS_MAX_HEADER_LIST_SIZE counts, each field 32 octets over its name and value.
         long listSize = statusCode != 0 ? StatusAndDateListSize : 0;
-        foreach (KeyValuePair<string, StringValues> field in fields)
+        for (int i = 0; i < fields.Count; i++)
         {
-            if (!_validNames.Contains(field.Key))
+            ref readonly HeaderField field = ref fields.At(i);
+            if (!_validNames.Contains(field.Name))
             {
-                if (!HeaderFieldRules.IsValidResponseName(field.Key))
+                if (!HeaderFieldRules.IsValidResponseName(field.Name))
                 {
-                    return $"invalid response field name '{field.Key}'";
+                    return $"invalid response field name '{field.Name}'";
                 }
 
-                _validNames.Add(field.Key);
+                _validNames.Add(field.Name);
             }
 
-            hasDate |= field.Key.Length == 4 && field.Key.Equals(HeaderNames.Date, StringComparison.OrdinalIgnoreCase);
+            hasDate |= field.Name.Length == 4 && field.Name.Equals(HeaderNames.Date, StringComparison.OrdinalIgnoreCase);
             foreach (string? value in field.Value)
             {
                 if (value is not null && !_validValues.Contains(value))
                 {
                     if (!HeaderFieldRules.IsValidValue(value.AsSpan()))
                     {
-                        return $"invalid value for response field '{field.Key}'";
+                        return $"invalid value for response field '{field.Name}'";
                     }
 
                     if (value.Length <= MaxRememberedValueLength)
@@ -147,7 +149,7 @@ internal sealed class ResponseFieldEncoder(HttpDate date)
                     }
                 }
 
-                listSize += field.Key.Length + (value?.Length ?? 0) + 32;
+                listSize += field.Name.Length + (value?.Length ?? 0) + 32;
             }
         }
 

@@ -82,7 +82,7 @@ internal partial class Http2Stream :
             ? _requestTrailers ?? (IHeaderDictionary)EmptyTrailers
             : throw new InvalidOperationException("The request trailers are not available until the request body has been read to its end.");
 
-    private static readonly HeaderDictionary EmptyTrailers = new() { IsReadOnly = true };
+    private static readonly HeaderFieldDictionary EmptyTrailers = new() { IsReadOnly = true };
 
     /// <summary>Read-only once the body is being read, and for an extended CONNECT, whose tunnel has no size limit.</summary>
     bool IHttpMaxRequestBodySizeFeature.IsReadOnly => _requestBodyReader.HasStartedReading || IsExtendedConnect;

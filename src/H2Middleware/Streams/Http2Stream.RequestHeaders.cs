@@ -1,7 +1,6 @@
 using System.Text;
 using H2Middleware.Hpack;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Primitives;
 using Microsoft.Net.Http.Headers;
 
 namespace H2Middleware.Streams;
@@ -24,8 +23,8 @@ internal partial class Http2Stream
         Protocol = 16,
     }
 
-    private readonly HeaderDictionary _requestHeaders = new();
-    private HeaderDictionary? _requestTrailers;
+    private readonly HeaderFieldDictionary _requestHeaders = new();
+    private HeaderFieldDictionary? _requestTrailers;
     private PseudoHeaders _pseudoHeadersSeen;
     private bool _sawRegularHeader;
     private bool _decodingTrailers;
@@ -40,7 +39,7 @@ internal partial class Http2Stream
     public void BeginTrailers()
     {
         _decodingTrailers = true;
-        _requestTrailers ??= new HeaderDictionary();
+        _requestTrailers ??= new HeaderFieldDictionary();
         _malformedReason = null;
     }
 
@@ -93,7 +92,7 @@ internal partial class Http2Stream
         string headerValue = strings.GetValue(headerName, value);
         if (_decodingTrailers)
         {
-            Append(_requestTrailers!, headerName, headerValue);
+            _requestTrailers!.Append(headerName, headerValue);
             return;
         }
 
@@ -120,7 +119,7 @@ internal partial class Http2Stream
             _host = headerValue;
         }
 
-        Append(_requestHeaders, headerName, headerValue);
+        _requestHeaders.Append(headerName, headerValue);
     }
 
     private void OnPseudoHeader(int staticNameIndex, ReadOnlySpan<byte> name, ReadOnlySpan<byte> value, HeaderStringCache strings)
@@ -303,9 +302,4 @@ internal partial class Http2Stream
 
     /// <summary>Called when a trailer block is complete; returns null when well-formed.</summary>
     public string? CompleteRequestTrailers() => _malformedReason;
-
-    private static void Append(HeaderDictionary headers, string name, string value)
-    {
-        headers[name] = headers.TryGetValue(name, out StringValues existing) ? StringValues.Concat(existing, value) : new StringValues(value);
-    }
 }

@@ -14,8 +14,8 @@ internal partial class Http2Stream : IHttpResponseFeature, IHttpResponseBodyFeat
     private readonly Pipe _responsePipe;
     private readonly ResponseBodyWriter _responseBodyWriter;
     private readonly ResponseBodyStream _responseBodyStream;
-    private readonly HeaderDictionary _responseHeaders = new();
-    private HeaderDictionary? _responseTrailers;
+    private readonly HeaderFieldDictionary _responseHeaders = new();
+    private HeaderFieldDictionary? _responseTrailers;
     private Stack<KeyValuePair<Func<object, Task>, object>>? _onStarting;
     private Stack<KeyValuePair<Func<object, Task>, object>>? _onCompleted;
     private Stream? _replacedResponseBody;
@@ -32,9 +32,9 @@ internal partial class Http2Stream : IHttpResponseFeature, IHttpResponseBodyFeat
 
     public int StatusCode => _statusCode;
 
-    public HeaderDictionary ResponseHeaders => _responseHeaders;
+    public HeaderFieldDictionary ResponseHeaders => _responseHeaders;
 
-    public HeaderDictionary? ResponseTrailers => _responseTrailers;
+    public HeaderFieldDictionary? ResponseTrailers => _responseTrailers;
 
     public bool HasResponseStarted => _responseStarted;
 
@@ -92,7 +92,7 @@ internal partial class Http2Stream : IHttpResponseFeature, IHttpResponseBodyFeat
 
     IHeaderDictionary IHttpResponseTrailersFeature.Trailers
     {
-        get => _responseTrailers ??= new HeaderDictionary();
+        get => _responseTrailers ??= new HeaderFieldDictionary();
         set => throw new NotSupportedException("The response trailers of an HTTP/2 stream cannot be replaced.");
     }
 

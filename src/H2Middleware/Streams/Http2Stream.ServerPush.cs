@@ -24,7 +24,7 @@ internal partial class Http2Stream : IHttp2ServerPushFeature
 
         string promisedMethod = PushRules.Method(method);
         PushRules.CheckPath(path);
-        HeaderDictionary fields = PushRules.CopyFields(headers);
+        HeaderFieldDictionary fields = PushRules.CopyFields(headers);
         if (_responseCompleted)
         {
             throw new InvalidOperationException("A push must be promised before the response completes.");
@@ -60,9 +60,10 @@ internal partial class Http2Stream : IHttp2ServerPushFeature
         Scheme = request.Scheme;
         Authority = request.Authority;
         RawTarget = request.Path;
-        foreach (KeyValuePair<string, Microsoft.Extensions.Primitives.StringValues> field in request.Fields)
+        for (int i = 0; i < request.Fields.Count; i++)
         {
-            _requestHeaders[field.Key] = field.Value;
+            ref readonly HeaderField field = ref request.Fields.At(i);
+            _requestHeaders[field.Name] = field.Value;
         }
 
         // RFC 9113 §8.3.1: :authority takes the place of Host.

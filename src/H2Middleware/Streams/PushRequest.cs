@@ -8,7 +8,7 @@ namespace H2Middleware.Streams;
 /// PUSH_PROMISE is written, or fails it when it refuses the push; if the parent request is aborted first (the connection
 /// may be gone, its loop never to answer), the wait is cancelled.
 /// </summary>
-internal sealed class PushRequest(int parentStreamId, string method, string path, string scheme, string authority, HeaderDictionary fields)
+internal sealed class PushRequest(int parentStreamId, string method, string path, string scheme, string authority, HeaderFieldDictionary fields)
     : TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)
 {
     private CancellationTokenRegistration _parentAborted;
@@ -26,7 +26,7 @@ internal sealed class PushRequest(int parentStreamId, string method, string path
     public string Authority => authority;
 
     /// <summary>The promised request's regular fields: a copy, so the handler may change its own dictionary meanwhile.</summary>
-    public HeaderDictionary Fields => fields;
+    public HeaderFieldDictionary Fields => fields;
 
     /// <summary>Called by the handler before it posts the request.</summary>
     public void CancelOnAbort(CancellationToken parentAborted) =>

@@ -34,9 +34,9 @@ internal static class PushRules
     }
 
     /// <summary>A copy of the promised request's fields, each checked; throws for a field a promised request must not carry.</summary>
-    public static HeaderDictionary CopyFields(IHeaderDictionary? headers)
+    public static HeaderFieldDictionary CopyFields(IHeaderDictionary? headers)
     {
-        var copy = new HeaderDictionary();
+        var copy = new HeaderFieldDictionary();
         if (headers is null)
         {
             return copy;

@@ -1,5 +1,8 @@
 using System.Diagnostics;
+using System.IO.Compression;
 using System.Net;
+using System.Reflection.PortableExecutable;
+using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
 using Xunit.Abstractions;
 
@@ -8,8 +11,8 @@ namespace H2Middleware.Tests.Packaging;
 /// <summary>
 /// The NuGet package as a user gets it: <c>build/pack.sh</c> packs it into a folder, a new web application references it
 /// through a nuget.config naming that folder, and, run with only <c>--urls</c> and <c>Http2ServeLoop:AllEndpoints</c>,
-/// serves HTTP/2 with the engine. The package cache is the test's own, so a package of the same version from an earlier
-/// run is never used instead.
+/// serves HTTP/2 with the engine, loaded from the assembly made for the platform. The package cache is the test's own,
+/// so a package of the same version from an earlier run is never used instead.
 /// </summary>
 [Collection(PackageCollection.Name)]
 [Trait("Category", "Package")]
@@ -26,8 +29,10 @@ public partial class PackageTests(ITestOutputHelper output)
             string packages = Path.Combine(work, "packages");
             await RunAsync("bash", [Path.Combine(root, "build", "pack.sh"), packages], root, TimeSpan.FromSeconds(90));
             Assert.Single(Directory.GetFiles(packages, "H2Middleware.*.snupkg"));
-            string version = Path.GetFileNameWithoutExtension(Directory.GetFiles(packages, "H2Middleware.*.nupkg").Single())["H2Middleware.".Length..];
+            string package = Directory.GetFiles(packages, "H2Middleware.*.nupkg").Single();
+            string version = Path.GetFileNameWithoutExtension(package)["H2Middleware.".Length..];
             output.WriteLine($"pack: {clock.Elapsed.TotalSeconds:F1} s");
+            AssertAssembliesOf(package);
 
             string app = WriteApplication(work, version);
             clock.Restart();
@@ -41,6 +46,7 @@ public partial class PackageTests(ITestOutputHelper output)
                 Uri address = await ListeningAddressAsync(server, TimeSpan.FromSeconds(30));
                 using var client = new HttpClient { BaseAddress = address, DefaultRequestVersion = HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact };
                 Assert.Equal("HTTP/2 engine", await client.GetStringAsync("/"));
+                Assert.Equal(ExpectedEngineAssembly(app), await client.GetStringAsync("/engine-assembly"));
                 output.WriteLine($"start and serve: {clock.Elapsed.TotalSeconds:F1} s");
             }
             finally
@@ -53,6 +59,48 @@ public partial class PackageTests(ITestOutputHelper output)
         {
             Directory.Delete(work, recursive: true);
         }
+    }
+
+    /// <summary>
+    /// IL in lib/, for every platform; the same assembly ReadyToRun-compiled for linux-x64 in runtimes/linux-x64/lib/,
+    /// where no other platform looks (another OS or architecture refuses to load a ReadyToRun image not made for it).
+    /// </summary>
+    private static void AssertAssembliesOf(string package)
+    {
+        using ZipArchive archive = ZipFile.OpenRead(package);
+        (Machine machine, bool readyToRun) = Describe(archive, "lib/net10.0/H2Middleware.dll");
+        Assert.False(readyToRun, "lib/net10.0/H2Middleware.dll is ReadyToRun: it would not load on other platforms.");
+        Assert.Equal(Machine.I386, machine);
+        (machine, readyToRun) = Describe(archive, "runtimes/linux-x64/lib/net10.0/H2Middleware.dll");
+        Assert.True(readyToRun, "runtimes/linux-x64/lib/net10.0/H2Middleware.dll is not ReadyToRun.");
+        Assert.Equal(LinuxAmd64, machine);
+    }
+
+    /// <summary>The machine field of a ReadyToRun image for Linux on x64: AMD64 exclusive-or Linux's OS override.</summary>
+    private const Machine LinuxAmd64 = (Machine)(0x8664 ^ 0x7B79);
+
+    private static (Machine Machine, bool ReadyToRun) Describe(ZipArchive archive, string entryName)
+    {
+        ZipArchiveEntry entry = archive.GetEntry(entryName) ?? throw new InvalidOperationException($"The package has no {entryName}.");
+        using var bytes = new MemoryStream();
+        using (Stream stream = entry.Open())
+        {
+            stream.CopyTo(bytes);
+        }
+
+        bytes.Position = 0;
+        using var reader = new PEReader(bytes);
+        CorHeader header = reader.PEHeaders.CorHeader ?? throw new InvalidOperationException($"{entryName} is not a .NET assembly.");
+        return (reader.PEHeaders.CoffHeader.Machine, header.ManagedNativeHeaderDirectory.Size > 0);
+    }
+
+    /// <summary>Where the application should load the engine from: the ReadyToRun image on Linux x64, the IL elsewhere.</summary>
+    private static string ExpectedEngineAssembly(string app)
+    {
+        string output = Path.Combine(app, "bin", "Release", "net10.0");
+        return OperatingSystem.IsLinux() && RuntimeInformation.ProcessArchitecture == System.Runtime.InteropServices.Architecture.X64
+            ? Path.Combine(output, "runtimes", "linux-x64", "lib", "net10.0", "H2Middleware.dll")
+            : Path.Combine(output, "H2Middleware.dll");
     }
 
     private static string FindRepositoryRoot()
@@ -106,6 +154,7 @@ public partial class PackageTests(ITestOutputHelper output)
             var app = builder.Build();
             app.MapGet("/", (HttpContext context) =>
                 $"{context.Request.Protocol} {(context.Features.Get<IHttp2StreamPriorityFeature>() is null ? "kestrel" : "engine")}");
+            app.MapGet("/engine-assembly", () => typeof(IHttp2StreamPriorityFeature).Assembly.Location);
             app.Run();
             """);
         return app;
