@@ -13,10 +13,11 @@ namespace H2Middleware.Output;
 /// </summary>
 internal sealed class StreamTurn(FrameOutput output, ResponseFieldEncoder fields, OutboundWindow connectionWindow, IStreamOutputEvents events)
 {
-    /// <summary>
-    /// How many bytes of DATA frames (their 9-byte headers included) one stream may write per turn before the scheduler
-    /// picks again: a full turn fills one 64 KiB buffer exactly.
-    /// </summary>
+    /// <summary>How many DATA bytes one stream may write per turn before the scheduler picks again.</summary>
+    /// <remarks>
+    /// Counting the frame headers in the quantum (so that a full turn fills a 64 KiB buffer exactly) was tried: the
+    /// priority scenario P1's small responses then waited 25 ms instead of 19 behind a download, on every run.
+    /// </remarks>
     public const int Quantum = 64 * 1024;
 
     /// <summary>The client's SETTINGS_MAX_FRAME_SIZE.</summary>
@@ -145,10 +146,10 @@ internal sealed class StreamTurn(FrameOutput output, ResponseFieldEncoder fields
         long written = 0;
         endOfData = false;
         ReserveRoomForData(Math.Min(Math.Min(data.Length, budget), Math.Min(stream.SendWindow.Available, connectionWindow.Available)));
-        while (!data.IsEmpty && budget > Http2FrameHeader.Size)
+        while (!data.IsEmpty && budget > 0)
         {
             long window = Math.Min(stream.SendWindow.Available, connectionWindow.Available);
-            long length = Math.Min(Math.Min(Math.Min(data.Length, PeerMaxFrameSize), window), budget - Http2FrameHeader.Size);
+            long length = Math.Min(Math.Min(Math.Min(data.Length, PeerMaxFrameSize), window), budget);
             if (length <= 0)
             {
                 break;
@@ -161,7 +162,7 @@ internal sealed class StreamTurn(FrameOutput output, ResponseFieldEncoder fields
             stream.SendWindow.Consume(length);
             connectionWindow.Consume(length);
             stream.ResponseBytesSent += length;
-            budget -= Http2FrameHeader.Size + length;
+            budget -= length;
             written += length;
             data = data.Slice(length);
         }
@@ -182,7 +183,8 @@ internal sealed class StreamTurn(FrameOutput output, ResponseFieldEncoder fields
         }
 
         long frames = (dataBytes + PeerMaxFrameSize - 1) / PeerMaxFrameSize;
-        // At most the quantum, which a turn never exceeds: a larger hint would rent the pool's next size up.
+        // At most the quantum: a larger hint rents a 128 KiB array, from the large-object heap when the pool runs dry;
+        // the headers of a full turn's last frames then spill into one more small block.
         output.Writer.GetMemory((int)Math.Min(dataBytes + (frames * Http2FrameHeader.Size), Quantum));
     }
 
