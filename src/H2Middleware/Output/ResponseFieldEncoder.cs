@@ -18,7 +18,9 @@ internal sealed class ResponseFieldEncoder(TimeProvider time)
     private const int StatusAndDateListSize = 42 + 65;
 
     private readonly HpackEncoder _encoder = new();
-    private readonly ArrayBufferWriter<byte> _block = new(4096);
+    // Empty until the first block, then 256 bytes (a typical response's status, date and few fields fit several times),
+    // doubled by the rare larger block and kept at that size: a connection pays for the largest block it has sent.
+    private readonly ArrayBufferWriter<byte> _block = new();
 
     /// <summary>The client's advisory SETTINGS_MAX_HEADER_LIST_SIZE: a larger block would only be refused.</summary>
     public long PeerMaxHeaderListSize { get; set; } = long.MaxValue;
