@@ -103,6 +103,16 @@ internal sealed class StreamTable(Func<StreamEntry> createEntry, int poolCapacit
     /// <summary>How a stream that is no longer open was closed, whether or not its entry is still in the table.</summary>
     public StreamCloseCause CloseCauseOf(int streamId) => _closed.CauseOf(streamId);
 
+    /// <summary>Entries recycled and waiting for another stream.</summary>
+    public int PooledCount => _pool.Count;
+
+    /// <summary>Lets the pooled entries go, to be collected: the connection is idle, and a busy one pools anew.</summary>
+    public void ReleasePool()
+    {
+        _pool.Clear();
+        _pool.TrimExcess();
+    }
+
     /// <summary>Drops a closed entry that nothing uses any more and pools it for another stream.</summary>
     public void Recycle(StreamEntry stream)
     {

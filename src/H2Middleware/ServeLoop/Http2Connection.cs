@@ -55,6 +55,7 @@ internal sealed partial class Http2Connection
     private readonly StreamTurn _streamTurn;
     private readonly WritePass _writePass;
     private readonly DataRateMonitor _dataRates;
+    private readonly IdleRelease _idleRelease;
     private readonly ControlFrameRateLimit _controlFrameRate;
     private readonly PrioritySignals _prioritySignals;
     private readonly ReadPump _reads;
@@ -127,6 +128,7 @@ internal sealed partial class Http2Connection
         _push = new ServerPush(options, _port, _streams, _handlers, _coordinator, frameOutput, _responseFields);
         _writePass = new WritePass(frameOutput, _controlFrames, _push.Promises, _sendQueue, _streamTurn, _metrics, () => Post(new ServeLoopMessage(ServeLoopMessageKind.FlushCompleted)));
         _dataRates = new DataRateMonitor(_time, _streams, _requestBodies, _coordinator, _writePass, logger, context.ConnectionId);
+        _idleRelease = new IdleRelease(_streams, _handlers, _coordinator, _clock);
         _controlFrameRate = new ControlFrameRateLimit(_time);
         _reads = new ReadPump(context.Transport.Input, () => Post(new ServeLoopMessage(ServeLoopMessageKind.ReadCompleted)));
         _keepAlivePing = new KeepAlivePing(_clock, options.KeepAlivePingDelay, options.KeepAlivePingTimeout);
@@ -354,7 +356,8 @@ internal sealed partial class Http2Connection
                 OnHeaderBlockTimer();
                 break;
             case ServeLoopTimer.DataRates:
-                if (_dataRates.Check())
+                // Once a second while streams are open, and on until the connection has been idle for a whole second.
+                if (_dataRates.Check() || !_idleRelease.TryRelease())
                 {
                     _timers.Arm(ServeLoopTimer.DataRates, DataRateMonitor.Interval);
                 }
