@@ -19,14 +19,23 @@ internal sealed class ResponseFieldEncoder(TimeProvider time)
 
     private readonly HpackEncoder _encoder = new();
     // Empty until the first block, then 256 bytes (a typical response's status, date and few fields fit several times),
-    // doubled by the rare larger block and kept at that size: a connection pays for the largest block it has sent.
-    private readonly ArrayBufferWriter<byte> _block = new();
+    // doubled by the rare larger block and kept at that size until the connection is idle (ReleaseBuffer).
+    private ArrayBufferWriter<byte> _block = new();
 
     /// <summary>The client's advisory SETTINGS_MAX_HEADER_LIST_SIZE: a larger block would only be refused.</summary>
     public long PeerMaxHeaderListSize { get; set; } = long.MaxValue;
 
     /// <summary>The last block encoded.</summary>
     public ReadOnlySpan<byte> Block => _block.WrittenSpan;
+
+    /// <summary>Lets the block buffer go: the connection is idle, and its next block makes one again.</summary>
+    public void ReleaseBuffer()
+    {
+        if (_block.Capacity > 0)
+        {
+            _block = new ArrayBufferWriter<byte>();
+        }
+    }
 
     /// <summary>The client's SETTINGS_HEADER_TABLE_SIZE (RFC 7541 §4.2): the encoder's table shrinks to fit.</summary>
     public void SetPeerHeaderTableSize(uint size) => _encoder.SetPeerHeaderTableSize(size);

@@ -114,7 +114,8 @@ internal sealed partial class Http2Connection
         // Strings up to 64 KiB decode (and make a 431 when over the list limit); only longer ones are a COMPRESSION_ERROR.
         // The client may use the protocol's initial table size until it acknowledges ours (RFC 9113 §4.3.1).
         _hpackDecoder = new HpackDecoder(Http2Limits.DefaultHeaderTableSize, options.MaxRequestHeaderListSize, Math.Max(options.MaxRequestHeaderListSize, 64 * 1024));
-        _headerBlocks = new HeaderBlockAssembler(_hpackDecoder, new HeaderStringCache());
+        var headerStrings = new HeaderStringCache();
+        _headerBlocks = new HeaderBlockAssembler(_hpackDecoder, headerStrings);
         _controlFrames = new ControlFrameQueue();
         _requestBodies = new RequestBodyFlow(options.InitialConnectionWindowSize, options.MaxRequestBufferSizePerStream, _controlFrames);
         _coordinator = new StreamCoordinator(
@@ -128,7 +129,7 @@ internal sealed partial class Http2Connection
         _push = new ServerPush(options, _port, _streams, _handlers, _coordinator, frameOutput, _responseFields);
         _writePass = new WritePass(frameOutput, _controlFrames, _push.Promises, _sendQueue, _streamTurn, _metrics, () => Post(new ServeLoopMessage(ServeLoopMessageKind.FlushCompleted)));
         _dataRates = new DataRateMonitor(_time, _streams, _requestBodies, _coordinator, _writePass, logger, context.ConnectionId);
-        _idleRelease = new IdleRelease(_streams, _handlers, _coordinator, _clock);
+        _idleRelease = new IdleRelease(_streams, _handlers, _coordinator, _clock, _timers, headerStrings, _hpackDecoder, _responseFields);
         _controlFrameRate = new ControlFrameRateLimit(_time);
         _reads = new ReadPump(context.Transport.Input, () => Post(new ServeLoopMessage(ServeLoopMessageKind.ReadCompleted)));
         _keepAlivePing = new KeepAlivePing(_clock, options.KeepAlivePingDelay, options.KeepAlivePingTimeout);

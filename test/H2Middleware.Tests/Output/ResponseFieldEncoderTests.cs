@@ -53,6 +53,12 @@ public class ResponseFieldEncoderTests
 
         Assert.Null(encoder.Encode(TypicalResponse(), 200));
         Assert.Equal(4, Decode(encoder.Block, decoder).Count);
+
+        // An idle connection lets the buffer go; the next block makes one again, in the same HPACK context.
+        encoder.ReleaseBuffer();
+        Assert.True(encoder.Block.IsEmpty);
+        Assert.Null(encoder.Encode(large, 200));
+        Assert.Equal(44, Decode(encoder.Block, decoder).Count);
     }
 
     private static List<KeyValuePair<string, string>> Decode(ReadOnlySpan<byte> block, HpackDecoder? decoder = null)
