@@ -38,7 +38,7 @@ internal sealed partial class Http2Connection
     // The transport, the inbox and the loop's collaborators, each owning its own state.
     private readonly ConnectionContext _context;
     private readonly PipeWriter _output;
-    private readonly Channel<ServeLoopMessage> _messages;
+    private readonly ServeLoopInbox _messages;
     private readonly ConnectionPort _port;
     private readonly TimeProvider _time;
     private readonly LoopClock _clock;
@@ -92,7 +92,7 @@ internal sealed partial class Http2Connection
         _time = options.TimeProvider;
         _clock = new LoopClock(_time);
         _metrics = new ConnectionMetrics(metrics, context.Features, _time);
-        _messages = Channel.CreateUnbounded<ServeLoopMessage>(new UnboundedChannelOptions { SingleReader = true, AllowSynchronousContinuations = false });
+        _messages = new ServeLoopInbox();
         _port = new ConnectionPort(
             _messages.Writer,
             context.ConnectionId,
@@ -129,7 +129,7 @@ internal sealed partial class Http2Connection
         _push = new ServerPush(options, _port, _streams, _handlers, _coordinator, frameOutput, _responseFields);
         _writePass = new WritePass(frameOutput, _controlFrames, _push.Promises, _sendQueue, _streamTurn, _metrics, () => Post(new ServeLoopMessage(ServeLoopMessageKind.FlushCompleted)));
         _dataRates = new DataRateMonitor(_time, _streams, _requestBodies, _coordinator, _writePass, logger, context.ConnectionId);
-        _idleRelease = new IdleRelease(_streams, _handlers, _coordinator, _clock, _timers, headerStrings, _hpackDecoder, _responseFields);
+        _idleRelease = new IdleRelease(_streams, _handlers, _coordinator, _clock, _timers, _messages, headerStrings, _hpackDecoder, _responseFields);
         _controlFrameRate = new ControlFrameRateLimit(_time);
         _reads = new ReadPump(context.Transport.Input, () => Post(new ServeLoopMessage(ServeLoopMessageKind.ReadCompleted)));
         _keepAlivePing = new KeepAlivePing(_clock, options.KeepAlivePingDelay, options.KeepAlivePingTimeout);

@@ -8,7 +8,7 @@ namespace H2Middleware.ServeLoop;
 /// What a connection gives back once it is idle, which it would otherwise keep for as long as it stays open: its
 /// pooled streams, each a request's worth of objects (the entry, the stream's features, pipes and header collections,
 /// the host's HttpContext), the header strings it remembers, the HPACK scratch buffers, the response block buffer,
-/// and the timer of the tick that found it idle. Idle means no stream open and no handler running for a whole
+/// the inbox's arrays and the timer of the tick that found it idle. Idle means no stream open and no handler running for a whole
 /// <see cref="DataRateMonitor.Interval"/>, seen at the once-a-second tick that the data-rate checks run on: a busy
 /// connection keeps all of it, and one that becomes busy again makes it again once per idle period (a second or
 /// more), never per request. The HPACK tables stay: they are state shared with the client.
@@ -19,6 +19,7 @@ internal sealed class IdleRelease(
     StreamCoordinator coordinator,
     LoopClock clock,
     LoopTimers timers,
+    ServeLoopInbox inbox,
     HeaderStringCache headerStrings,
     HpackDecoder decoder,
     ResponseFieldEncoder responseFields)
@@ -35,6 +36,7 @@ internal sealed class IdleRelease(
         headerStrings.Release();
         decoder.ReleaseBuffers();
         responseFields.ReleaseBuffer();
+        inbox.ReleaseBuffers();
         // The next stream arms a new one.
         timers.Cancel(ServeLoopTimer.DataRates);
         return true;
