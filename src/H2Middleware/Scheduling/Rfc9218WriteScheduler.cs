@@ -12,7 +12,7 @@ namespace H2Middleware.Scheduling;
 /// allocate nothing once the pool of queue entries has grown to the most streams ever queued at once. An urgency
 /// level is made when a stream is first queued at it: most connections use one or two of the eight.
 /// </summary>
-public sealed class Rfc9218WriteScheduler : IWriteScheduler
+public sealed class Rfc9218WriteScheduler : IWriteScheduler, IIdleMemoryRelease
 {
     private readonly UrgencyLevel?[] _levels = new UrgencyLevel?[Http2Priority.MaxUrgency + 1];
     private readonly Stack<QueueEntry> _spareEntries = new();
@@ -77,6 +77,16 @@ public sealed class Rfc9218WriteScheduler : IWriteScheduler
         {
             Unplace(entry);
             Place(entry, priority);
+        }
+    }
+
+    void IIdleMemoryRelease.ReleaseIdleMemory()
+    {
+        if (_occupiedLevels == 0)
+        {
+            Array.Clear(_levels);
+            _spareEntries.Clear();
+            _spareEntries.TrimExcess();
         }
     }
 

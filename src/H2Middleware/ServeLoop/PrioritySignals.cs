@@ -12,7 +12,8 @@ namespace H2Middleware.ServeLoop;
 /// </summary>
 internal sealed class PrioritySignals(IWriteScheduler scheduler, StreamTable streams, int maxConcurrentStreams)
 {
-    private readonly Dictionary<int, Http2Priority> _early = [];
+    // Made by the first PRIORITY_UPDATE that comes before its stream: most clients send none.
+    private Dictionary<int, Http2Priority>? _early;
 
     /// <summary>A PRIORITY frame, or the priority fields of HEADERS, for any stream (RFC 7540 §5.3).</summary>
     public void OnRfc7540Priority(in Http2Frame frame) =>
@@ -46,6 +47,7 @@ internal sealed class PrioritySignals(IWriteScheduler scheduler, StreamTable str
         {
             // It may arrive before its stream opens, but idle streams with a priority and active streams together must
             // stay within SETTINGS_MAX_CONCURRENT_STREAMS.
+            _early ??= [];
             if (!_early.ContainsKey(streamId) && _early.Count + streams.ClientOpenCount >= maxConcurrentStreams)
             {
                 throw new Http2ConnectionException(Http2ErrorCode.ProtocolError, "PRIORITY_UPDATE for more idle streams than SETTINGS_MAX_CONCURRENT_STREAMS allows");
@@ -61,7 +63,7 @@ internal sealed class PrioritySignals(IWriteScheduler scheduler, StreamTable str
     /// </summary>
     public void OnStreamIdUsed(int streamId)
     {
-        if (_early.Count == 0)
+        if (_early is null || _early.Count == 0)
         {
             return;
         }
@@ -78,7 +80,7 @@ internal sealed class PrioritySignals(IWriteScheduler scheduler, StreamTable str
     /// <summary>HEADERS opened the stream: a PRIORITY_UPDATE that came first applies now, and the scheduler hears of it.</summary>
     public void OnStreamOpened(StreamEntry stream)
     {
-        if (_early.Remove(stream.StreamId, out Http2Priority early))
+        if (_early?.Remove(stream.StreamId, out Http2Priority early) == true)
         {
             stream.ClientPriority = early;
             stream.HasPriorityUpdate = true;

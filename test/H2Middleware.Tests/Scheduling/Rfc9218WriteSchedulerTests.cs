@@ -204,6 +204,22 @@ public class Rfc9218WriteSchedulerTests
         Assert.InRange(allocated, 1, 512);
     }
 
+    [Fact]
+    public void AnIdleReleaseKeepsWhatIsQueuedAndAfterItStreamsAreServedAsBefore()
+    {
+        var scheduler = new Rfc9218WriteScheduler();
+        IIdleMemoryRelease release = scheduler;
+        Enqueue(scheduler, new(5, 3, incremental: false), new(3, 3, incremental: false), new(7, 0, incremental: true));
+
+        // Not idle: nothing is let go.
+        release.ReleaseIdleMemory();
+        Assert.Equal([7, 3, 5], Drain(scheduler));
+
+        release.ReleaseIdleMemory();
+        Enqueue(scheduler, new(13, 3, incremental: false), new(11, 3, incremental: false), new(9, 1, incremental: true));
+        Assert.Equal([9, 11, 13], Drain(scheduler));
+    }
+
     private enum OperationKind
     {
         Enqueue,
