@@ -14,7 +14,8 @@ namespace H2Middleware.Scheduling;
 /// </summary>
 public sealed class Rfc9218WriteScheduler : IWriteScheduler, IIdleMemoryRelease
 {
-    private readonly UrgencyLevel?[] _levels = new UrgencyLevel?[Http2Priority.MaxUrgency + 1];
+    // Made by the first stream queued, one level at a time; let go when the connection is idle.
+    private UrgencyLevel?[]? _levels;
     private readonly Stack<QueueEntry> _spareEntries = new();
 
     // Bit u is set while urgency u has a queued stream: the most urgent one is the lowest set bit.
@@ -44,7 +45,7 @@ public sealed class Rfc9218WriteScheduler : IWriteScheduler, IIdleMemoryRelease
         }
 
         int urgency = BitOperations.TrailingZeroCount(_occupiedLevels);
-        UrgencyLevel level = _levels[urgency]!;
+        UrgencyLevel level = _levels![urgency]!;
         QueueEntry entry = level.TakeTurn();
         if (level.IsEmpty)
         {
@@ -84,7 +85,7 @@ public sealed class Rfc9218WriteScheduler : IWriteScheduler, IIdleMemoryRelease
     {
         if (_occupiedLevels == 0)
         {
-            Array.Clear(_levels);
+            _levels = null;
             _spareEntries.Clear();
             _spareEntries.TrimExcess();
         }
@@ -94,13 +95,14 @@ public sealed class Rfc9218WriteScheduler : IWriteScheduler, IIdleMemoryRelease
     {
         entry.Urgency = priority.Urgency;
         entry.Incremental = priority.Incremental;
+        _levels ??= new UrgencyLevel?[Http2Priority.MaxUrgency + 1];
         (_levels[priority.Urgency] ??= new UrgencyLevel()).Add(entry);
         _occupiedLevels |= 1 << priority.Urgency;
     }
 
     private void Unplace(QueueEntry entry)
     {
-        UrgencyLevel level = _levels[entry.Urgency]!;
+        UrgencyLevel level = _levels![entry.Urgency]!;
         level.Remove(entry);
         if (level.IsEmpty)
         {

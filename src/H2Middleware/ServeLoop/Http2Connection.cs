@@ -105,7 +105,7 @@ internal sealed partial class Http2Connection
             logger);
         _timers = new LoopTimers(_time, which => Post(new ServeLoopMessage(ServeLoopMessageKind.TimerFired, (long)which)));
         _streams = new StreamTable(
-            () => new StreamEntry(application.CreateStream(_port)),
+            () => new StreamEntry(_port.Application.CreateStream(_port)),
             poolCapacity: options.MaxStreamsPerConnection,
             closedStreamMemory: Math.Clamp(2 * options.MaxStreamsPerConnection, 64, 4096),
             metrics: _metrics);
