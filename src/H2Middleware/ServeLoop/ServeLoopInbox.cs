@@ -10,21 +10,32 @@ namespace H2Middleware.ServeLoop;
 /// a whole batch per lock and reads it without one. Both arrays start empty and double as batches grow, and the loop
 /// lets them go when the connection is idle (<see cref="ReleaseBuffers"/>): an idle connection's inbox is a few small
 /// objects, where System.Threading.Channels' unbounded channel keeps a 32-message segment and its bookkeeping
-/// (about 1.9 KB). Waiting is one reusable value-task source, completed off the writer's thread.
+/// (about 1.9 KB). Waiting is the inbox itself as a reusable value-task source: every change of the wait's state
+/// happens under the lock, and the loop's continuation is queued to the thread pool's global queue (as the channel
+/// did), never run on the writer's thread nor queued to that thread's local queue, where it would run right after
+/// the handler that posted and take one message per wake-up instead of a batch.
 /// </summary>
-/// <remarks>Single reader; WaitToReadAsync takes no cancellation token (the loop never cancels its wait).</remarks>
+/// <remarks>
+/// Single reader; WaitToReadAsync takes no cancellation token (the loop never cancels its wait), and its continuation
+/// runs without the awaiter's ExecutionContext or scheduling context: the loop awaits in async methods, whose
+/// builders restore their own context, on the thread pool.
+/// </remarks>
 internal sealed class ServeLoopInbox : Channel<ServeLoopMessage>, IValueTaskSource<bool>
 {
     private const int InitialCapacity = 4;
 
     private readonly Lock _gate = new();
-    private ManualResetValueTaskSourceCore<bool> _signal = new() { RunContinuationsAsynchronously = true };
 
-    // Guarded by _gate: what writers have appended since the loop last took a batch.
+    // Guarded by _gate: what writers have appended since the loop last took a batch, and the loop's wait.
     private ServeLoopMessage[] _incoming = [];
     private int _incomingCount;
-    private bool _readerWaiting;
     private bool _completed;
+    private bool _readerWaiting;
+    private short _waitVersion;
+    private bool _waitEnded;
+    private bool _waitResult;
+    private Action<object?>? _continuation;
+    private object? _continuationState;
 
     // The loop's own: the batch it is reading.
     private ServeLoopMessage[] _batch = [];
@@ -58,6 +69,8 @@ internal sealed class ServeLoopInbox : Channel<ServeLoopMessage>, IValueTaskSour
 
     private bool TryWrite(in ServeLoopMessage message)
     {
+        Action<object?>? continuation;
+        object? state;
         lock (_gate)
         {
             if (_completed)
@@ -71,13 +84,22 @@ internal sealed class ServeLoopInbox : Channel<ServeLoopMessage>, IValueTaskSour
             }
 
             _incoming[_incomingCount++] = message;
-            WakeReader(true);
-            return true;
+            if (!_readerWaiting)
+            {
+                return true;
+            }
+
+            EndWait(true, out continuation, out state);
         }
+
+        QueueContinuation(continuation, state);
+        return true;
     }
 
     private bool TryComplete()
     {
+        Action<object?>? continuation = null;
+        object? state = null;
         lock (_gate)
         {
             if (_completed)
@@ -86,22 +108,33 @@ internal sealed class ServeLoopInbox : Channel<ServeLoopMessage>, IValueTaskSour
             }
 
             _completed = true;
-            WakeReader(_incomingCount > 0);
-            return true;
+            if (_readerWaiting)
+            {
+                EndWait(_incomingCount > 0, out continuation, out state);
+            }
         }
+
+        QueueContinuation(continuation, state);
+        return true;
     }
 
-    /// <summary>
-    /// Under the lock: completes the loop's wait, if it waits. Completing under the lock keeps the next wait's reset
-    /// from overtaking it (the loop may see the completion before the writer is done signalling it); the continuation
-    /// is queued, never run here.
-    /// </summary>
-    private void WakeReader(bool hasMessages)
+    /// <summary>Under the lock: ends the loop's wait, and hands out its continuation if it has registered one.</summary>
+    private void EndWait(bool result, out Action<object?>? continuation, out object? state)
     {
-        if (_readerWaiting)
+        _readerWaiting = false;
+        _waitResult = result;
+        _waitEnded = true;
+        continuation = _continuation;
+        state = _continuationState;
+        _continuation = null;
+        _continuationState = null;
+    }
+
+    private static void QueueContinuation(Action<object?>? continuation, object? state)
+    {
+        if (continuation is not null)
         {
-            _readerWaiting = false;
-            _signal.SetResult(hasMessages);
+            ThreadPool.UnsafeQueueUserWorkItem(continuation, state, preferLocal: false);
         }
     }
 
@@ -169,19 +202,54 @@ internal sealed class ServeLoopInbox : Channel<ServeLoopMessage>, IValueTaskSour
                 return new ValueTask<bool>(_incomingCount > 0);
             }
 
-            _signal.Reset();
+            _waitVersion++;
+            _waitEnded = false;
             _readerWaiting = true;
+            return new ValueTask<bool>(this, _waitVersion);
         }
-
-        return new ValueTask<bool>(this, _signal.Version);
     }
 
-    bool IValueTaskSource<bool>.GetResult(short token) => _signal.GetResult(token);
+    bool IValueTaskSource<bool>.GetResult(short token)
+    {
+        lock (_gate)
+        {
+            CheckWait(token);
+            return _waitEnded ? _waitResult : throw new InvalidOperationException("The inbox's wait has not ended.");
+        }
+    }
 
-    ValueTaskSourceStatus IValueTaskSource<bool>.GetStatus(short token) => _signal.GetStatus(token);
+    ValueTaskSourceStatus IValueTaskSource<bool>.GetStatus(short token)
+    {
+        lock (_gate)
+        {
+            CheckWait(token);
+            return _waitEnded ? ValueTaskSourceStatus.Succeeded : ValueTaskSourceStatus.Pending;
+        }
+    }
 
-    void IValueTaskSource<bool>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
-        _signal.OnCompleted(continuation, state, token, flags);
+    void IValueTaskSource<bool>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags)
+    {
+        lock (_gate)
+        {
+            CheckWait(token);
+            if (!_waitEnded)
+            {
+                _continuation = continuation;
+                _continuationState = state;
+                return;
+            }
+        }
+
+        QueueContinuation(continuation, state);
+    }
+
+    private void CheckWait(short token)
+    {
+        if (token != _waitVersion)
+        {
+            throw new InvalidOperationException("The inbox's wait was awaited after a newer one began.");
+        }
+    }
 
     private sealed class InboxReader(ServeLoopInbox inbox) : ChannelReader<ServeLoopMessage>
     {
