@@ -6,7 +6,8 @@ namespace H2Middleware.Hpack;
 /// Turns decoded header bytes into strings without allocating for what repeats. Names from the static table (and a
 /// few other common ones) map to constant strings; other names and every value are remembered per connection, so a
 /// value equal to the last one seen for that name (user-agent, accept, :authority on every request) is reused.
-/// Owned by one connection's serve loop; not thread-safe.
+/// An idle connection lets what it remembers go (<see cref="Release"/>). Owned by one connection's serve loop; not
+/// thread-safe.
 /// </summary>
 internal sealed class HeaderStringCache
 {
@@ -22,7 +23,7 @@ internal sealed class HeaderStringCache
     ];
 
     private readonly List<string> _names = [];
-    private readonly Dictionary<string, string> _lastValues = new(StringComparer.Ordinal);
+    private Dictionary<string, string>? _lastValues;
 
     /// <summary>The name as a string: the static table's when <paramref name="staticNameIndex"/> is set, else a cached one.</summary>
     public string GetName(int staticNameIndex, ReadOnlySpan<byte> name)
@@ -65,17 +66,27 @@ internal sealed class HeaderStringCache
             return string.Empty;
         }
 
-        if (_lastValues.TryGetValue(name, out string? last) && Ascii.Equals(value, last))
+        string? last = null;
+        if (_lastValues?.TryGetValue(name, out last) == true && Ascii.Equals(value, last))
         {
             return last;
         }
 
         string created = Encoding.Latin1.GetString(value);
+        _lastValues ??= new Dictionary<string, string>(StringComparer.Ordinal);
         if (value.Length <= MaxRememberedValueLength && (_lastValues.Count < MaxRememberedNames || last is not null))
         {
             _lastValues[name] = created;
         }
 
         return created;
+    }
+
+    /// <summary>Forgets the remembered names and values: the next request makes its strings again, then they are reused.</summary>
+    public void Release()
+    {
+        _names.Clear();
+        _names.Capacity = 0;
+        _lastValues = null;
     }
 }

@@ -56,6 +56,21 @@ internal sealed class HpackDecoder
 
     public int DynamicTableCount => _table.Count;
 
+    /// <summary>
+    /// Lets the Huffman scratch buffers go (and the buffer of a representation cut between fragments, when none is):
+    /// the connection is idle, and they are made again by the next block that needs them. The table stays: it is the
+    /// peer's state.
+    /// </summary>
+    public void ReleaseBuffers()
+    {
+        _nameBuffer = [];
+        _valueBuffer = [];
+        if (_pendingLength == 0)
+        {
+            _pending = [];
+        }
+    }
+
     public void Decode(in ReadOnlySequence<byte> fragment, bool endHeaders, IHpackHeaderSink sink)
     {
         if (fragment.IsSingleSegment)

@@ -2,13 +2,17 @@ namespace H2Middleware.Hpack;
 
 /// <summary>
 /// The decoder's dynamic table (RFC 7541 §2.3.2, §4): entries are kept as bytes in one buffer so that lookups hand out
-/// spans and inserts allocate nothing. Entries are appended at the end of the live region; when the buffer's end is
-/// reached the live region (at most the table size) moves back to the start.
+/// spans and inserts allocate nothing in steady state. Entries are appended at the end of the live region; when the
+/// buffer's end is reached the live region moves back to the start. Storage is allocated on the first insertion and
+/// grows geometrically to twice the table size, so a peer that never indexes a field costs the table nothing.
 /// </summary>
 internal sealed class HpackDynamicTable
 {
     /// <summary>§4.1: the size of an entry is its name and value lengths plus 32.</summary>
     public const int EntryOverhead = 32;
+
+    private const int MinimumByteCapacity = 128;
+    private const int MinimumEntryCapacity = 8;
 
     private struct Entry
     {
@@ -18,19 +22,14 @@ internal sealed class HpackDynamicTable
         public int StaticNameIndex;
     }
 
-    private byte[] _bytes;
-    private Entry[] _entries;
+    private byte[] _bytes = [];
+    private Entry[] _entries = [];
     private int _oldest;
     private int _count;
     private int _liveStart;
     private int _liveEnd;
 
-    public HpackDynamicTable(int maxSize)
-    {
-        MaxSize = maxSize;
-        _bytes = new byte[Math.Max(2 * maxSize, 64)];
-        _entries = new Entry[Math.Max(maxSize / EntryOverhead, 4)];
-    }
+    public HpackDynamicTable(int maxSize) => MaxSize = maxSize;
 
     /// <summary>The table's current size limit (set by size updates), in RFC octets.</summary>
     public int MaxSize { get; private set; }
@@ -56,10 +55,6 @@ internal sealed class HpackDynamicTable
     {
         MaxSize = maxSize;
         EvictTo(maxSize);
-        if (_bytes.Length < 2 * maxSize)
-        {
-            Grow(2 * maxSize);
-        }
     }
 
     /// <summary>Adds an entry, evicting as needed; an entry larger than the table empties it and is not added (§4.4).</summary>
@@ -76,13 +71,12 @@ internal sealed class HpackDynamicTable
         int length = name.Length + value.Length;
         if (_liveEnd + length > _bytes.Length)
         {
-            Compact();
+            MakeRoom(length);
         }
 
         if (_count == _entries.Length)
         {
-            Array.Resize(ref _entries, _entries.Length * 2);
-            Realign();
+            GrowEntries();
         }
 
         name.CopyTo(_bytes.AsSpan(_liveEnd));
@@ -117,24 +111,21 @@ internal sealed class HpackDynamicTable
         }
     }
 
-    /// <summary>Moves the live bytes to the start of the buffer; they are at most MaxSize, half the buffer.</summary>
-    private void Compact()
+    /// <summary>
+    /// Makes room for <paramref name="length"/> more bytes at the live region's end. The live bytes plus the new ones are
+    /// below the table size (every entry also counts 32 octets of overhead), so a buffer of twice the table size always
+    /// has them in its first half: moving them back to the start then costs at most what half a buffer of inserts did.
+    /// Below that size the buffer doubles instead, while the live bytes fill more than half of it.
+    /// </summary>
+    private void MakeRoom(int length)
     {
-        int shift = _liveStart;
-        _bytes.AsSpan(_liveStart, _liveEnd - _liveStart).CopyTo(_bytes);
-        for (int i = 0; i < _count; i++)
-        {
-            _entries[(_oldest + i) % _entries.Length].Offset -= shift;
-        }
-
-        _liveEnd -= shift;
-        _liveStart = 0;
-    }
-
-    private void Grow(int byteCapacity)
-    {
-        var bytes = new byte[byteCapacity];
-        _bytes.AsSpan(_liveStart, _liveEnd - _liveStart).CopyTo(bytes);
+        int needed = _liveEnd - _liveStart + length;
+        int limit = 2 * MaxSize;
+        int capacity = _bytes.Length < limit && 2 * needed > _bytes.Length
+            ? Math.Min(limit, Math.Max(Math.Max(2 * needed, 2 * _bytes.Length), MinimumByteCapacity))
+            : _bytes.Length;
+        byte[] target = capacity == _bytes.Length ? _bytes : new byte[capacity];
+        _bytes.AsSpan(_liveStart, _liveEnd - _liveStart).CopyTo(target);
         for (int i = 0; i < _count; i++)
         {
             _entries[(_oldest + i) % _entries.Length].Offset -= _liveStart;
@@ -142,20 +133,22 @@ internal sealed class HpackDynamicTable
 
         _liveEnd -= _liveStart;
         _liveStart = 0;
-        _bytes = bytes;
+        _bytes = target;
     }
 
-    /// <summary>After the entry ring grew, puts its entries back in order from slot 0.</summary>
-    private void Realign()
+    /// <summary>
+    /// Doubles the entry ring, its entries in order from slot 0. Each entry counts at least 32 octets, so the table
+    /// never holds more than its size / 32 of them.
+    /// </summary>
+    private void GrowEntries()
     {
-        int oldLength = _entries.Length / 2;
-        var ordered = new Entry[_entries.Length];
+        var entries = new Entry[Math.Min(Math.Max(2 * _count, MinimumEntryCapacity), MaxSize / EntryOverhead)];
         for (int i = 0; i < _count; i++)
         {
-            ordered[i] = _entries[(_oldest + i) % oldLength];
+            entries[i] = _entries[(_oldest + i) % _entries.Length];
         }
 
-        _entries = ordered;
+        _entries = entries;
         _oldest = 0;
     }
 }

@@ -6,7 +6,10 @@ namespace H2Middleware.Hpack;
 /// </summary>
 internal sealed class HpackEncoderTable
 {
-    private (string Name, string Value)[] _entries = new (string, string)[16];
+    private const int MinimumCapacity = 4;
+
+    // Empty until the first field is indexed, then doubled as needed: a response indexes only a few fields.
+    private (string Name, string Value)[] _entries = [];
     private int _oldest;
     private int _count;
 
@@ -66,7 +69,7 @@ internal sealed class HpackEncoderTable
         EvictTo(MaxSize - size);
         if (_count == _entries.Length)
         {
-            var grown = new (string, string)[_entries.Length * 2];
+            var grown = new (string, string)[Math.Max(_entries.Length * 2, MinimumCapacity)];
             for (int i = 0; i < _count; i++)
             {
                 grown[i] = _entries[(_oldest + i) % _entries.Length];

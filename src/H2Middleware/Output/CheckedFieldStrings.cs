@@ -23,5 +23,8 @@ internal sealed class CheckedFieldStrings
         }
     }
 
+    /// <summary>Forgets every string and lets the slots go (the connection is idle).</summary>
+    public void Clear() => _slots = null;
+
     private static int SlotOf(string value) => ((value.Length * 7) + value[^1]) & (SlotCount - 1);
 }

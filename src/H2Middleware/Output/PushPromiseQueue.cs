@@ -11,11 +11,12 @@ namespace H2Middleware.Output;
 /// </summary>
 internal sealed class PushPromiseQueue(FrameOutput output, ResponseFieldEncoder fields, IPushPromiseEvents events)
 {
-    private readonly Queue<PushPromise> _promises = new();
+    // Made by the first push: most connections never push.
+    private Queue<PushPromise>? _promises;
 
-    public bool HasPromises => _promises.Count > 0;
+    public bool HasPromises => _promises?.Count > 0;
 
-    public void Enqueue(in PushPromise promise) => _promises.Enqueue(promise);
+    public void Enqueue(in PushPromise promise) => (_promises ??= new Queue<PushPromise>()).Enqueue(promise);
 
     /// <summary>
     /// Writes every owed promise whose parent can still send it; the others are dropped, and so are all of them when
@@ -30,7 +31,7 @@ internal sealed class PushPromiseQueue(FrameOutput output, ResponseFieldEncoder 
             return;
         }
 
-        while (_promises.TryDequeue(out PushPromise promise))
+        while (_promises?.TryDequeue(out PushPromise promise) == true)
         {
             string? dropped = !promise.PromisedIsReserved ? "the promised stream was closed"
                 : !promise.ParentCanSend ? "the request's stream ended before the promise could be sent"
@@ -51,7 +52,7 @@ internal sealed class PushPromiseQueue(FrameOutput output, ResponseFieldEncoder 
     /// <summary>No owed promise will be sent (a GOAWAY went out or came in, or the connection is closing).</summary>
     public void DropAll(string reason)
     {
-        while (_promises.TryDequeue(out PushPromise promise))
+        while (_promises?.TryDequeue(out PushPromise promise) == true)
         {
             events.OnPromiseDropped(promise, reason);
         }

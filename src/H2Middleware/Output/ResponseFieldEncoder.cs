@@ -16,7 +16,9 @@ internal sealed class ResponseFieldEncoder(HttpDate date)
     private const int StatusAndDateListSize = 42 + 65;
 
     private readonly HpackEncoder _encoder = new();
-    private readonly ArrayBufferWriter<byte> _block = new(4096);
+    // Empty until the first block, then 256 bytes (a typical response's status, date and few fields fit several times),
+    // doubled by the rare larger block and kept at that size until the connection is idle (ReleaseBuffer).
+    private ArrayBufferWriter<byte> _block = new();
     private readonly CheckedFieldStrings _validNames = new();
     private readonly CheckedFieldStrings _validValues = new();
 
@@ -28,6 +30,18 @@ internal sealed class ResponseFieldEncoder(HttpDate date)
 
     /// <summary>The last block encoded.</summary>
     public ReadOnlySpan<byte> Block => _block.WrittenSpan;
+
+    /// <summary>Lets the block buffer and the checked strings go: the connection is idle, and its next block makes them again.</summary>
+    public void ReleaseBuffer()
+    {
+        if (_block.Capacity > 0)
+        {
+            _block = new ArrayBufferWriter<byte>();
+        }
+
+        _validNames.Clear();
+        _validValues.Clear();
+    }
 
     /// <summary>The client's SETTINGS_HEADER_TABLE_SIZE (RFC 7541 §4.2): the encoder's table shrinks to fit.</summary>
     public void SetPeerHeaderTableSize(uint size) => _encoder.SetPeerHeaderTableSize(size);

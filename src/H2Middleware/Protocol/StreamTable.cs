@@ -11,7 +11,7 @@ namespace H2Middleware.Protocol;
 /// </summary>
 internal sealed class StreamTable(Func<StreamEntry> createEntry, int poolCapacity, int closedStreamMemory, ConnectionMetrics metrics)
 {
-    private readonly Dictionary<int, StreamEntry> _entries = [];
+    private Dictionary<int, StreamEntry> _entries = [];
     private readonly Stack<StreamEntry> _pool = new();
     private readonly ClosedStreams _closed = new(closedStreamMemory);
 
@@ -102,6 +102,23 @@ internal sealed class StreamTable(Func<StreamEntry> createEntry, int poolCapacit
 
     /// <summary>How a stream that is no longer open was closed, whether or not its entry is still in the table.</summary>
     public StreamCloseCause CloseCauseOf(int streamId) => _closed.CauseOf(streamId);
+
+    /// <summary>Entries recycled and waiting for another stream.</summary>
+    public int PooledCount => _pool.Count;
+
+    /// <summary>
+    /// Lets the pooled entries go, to be collected, and the table's storage when it holds no entry (it is as large as
+    /// the most streams ever held at once): the connection is idle, and a busy one makes them again.
+    /// </summary>
+    public void ReleasePool()
+    {
+        _pool.Clear();
+        _pool.TrimExcess();
+        if (_entries.Count == 0)
+        {
+            _entries = [];
+        }
+    }
 
     /// <summary>Drops a closed entry that nothing uses any more and pools it for another stream.</summary>
     public void Recycle(StreamEntry stream)

@@ -9,23 +9,17 @@ namespace H2Middleware.Scheduling;
 /// (request order), since a client can use them only once complete, and incremental responses round-robin, since
 /// each part is useful as it arrives. When both kinds wait at the same urgency they take alternate turns, so
 /// neither starves the other. Enqueue, TryDequeue, Remove and OnPriorityChanged cost O(log n) at most and
-/// allocate nothing once the pool of queue entries has grown to the most streams ever queued at once.
+/// allocate nothing once the pool of queue entries has grown to the most streams ever queued at once. An urgency
+/// level is made when a stream is first queued at it: most connections use one or two of the eight.
 /// </summary>
-public sealed class Rfc9218WriteScheduler : IWriteScheduler
+public sealed class Rfc9218WriteScheduler : IWriteScheduler, IIdleMemoryRelease
 {
-    private readonly UrgencyLevel[] _levels = new UrgencyLevel[Http2Priority.MaxUrgency + 1];
+    // Made by the first stream queued, one level at a time; let go when the connection is idle.
+    private UrgencyLevel?[]? _levels;
     private readonly Stack<QueueEntry> _spareEntries = new();
 
     // Bit u is set while urgency u has a queued stream: the most urgent one is the lowest set bit.
     private int _occupiedLevels;
-
-    public Rfc9218WriteScheduler()
-    {
-        for (int urgency = 0; urgency < _levels.Length; urgency++)
-        {
-            _levels[urgency] = new UrgencyLevel();
-        }
-    }
 
     public void Enqueue(IScheduledStream stream)
     {
@@ -51,7 +45,7 @@ public sealed class Rfc9218WriteScheduler : IWriteScheduler
         }
 
         int urgency = BitOperations.TrailingZeroCount(_occupiedLevels);
-        UrgencyLevel level = _levels[urgency];
+        UrgencyLevel level = _levels![urgency]!;
         QueueEntry entry = level.TakeTurn();
         if (level.IsEmpty)
         {
@@ -87,17 +81,28 @@ public sealed class Rfc9218WriteScheduler : IWriteScheduler
         }
     }
 
+    void IIdleMemoryRelease.ReleaseIdleMemory()
+    {
+        if (_occupiedLevels == 0)
+        {
+            _levels = null;
+            _spareEntries.Clear();
+            _spareEntries.TrimExcess();
+        }
+    }
+
     private void Place(QueueEntry entry, Http2Priority priority)
     {
         entry.Urgency = priority.Urgency;
         entry.Incremental = priority.Incremental;
-        _levels[priority.Urgency].Add(entry);
+        _levels ??= new UrgencyLevel?[Http2Priority.MaxUrgency + 1];
+        (_levels[priority.Urgency] ??= new UrgencyLevel()).Add(entry);
         _occupiedLevels |= 1 << priority.Urgency;
     }
 
     private void Unplace(QueueEntry entry)
     {
-        UrgencyLevel level = _levels[entry.Urgency];
+        UrgencyLevel level = _levels![entry.Urgency]!;
         level.Remove(entry);
         if (level.IsEmpty)
         {

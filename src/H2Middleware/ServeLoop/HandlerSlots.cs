@@ -12,7 +12,8 @@ namespace H2Middleware.ServeLoop;
 /// </summary>
 internal sealed class HandlerSlots(int limit, ConnectionMetrics metrics)
 {
-    private readonly Queue<StreamEntry> _waiting = new();
+    // Made when a handler first has to wait: most connections never fill their slots.
+    private Queue<StreamEntry>? _waiting;
 
     public int Running { get; private set; }
 
@@ -25,6 +26,7 @@ internal sealed class HandlerSlots(int limit, ConnectionMetrics metrics)
             return;
         }
 
+        _waiting ??= new Queue<StreamEntry>();
         if (_waiting.Count >= limit * 4)
         {
             throw new Http2ConnectionException(Http2ErrorCode.EnhanceYourCalm, "too many streams waiting for a handler");
@@ -41,7 +43,7 @@ internal sealed class HandlerSlots(int limit, ConnectionMetrics metrics)
     /// <summary>Takes the next waiting stream while a slot is free; the caller runs it (<see cref="Run"/>) or, if it closed meanwhile, releases it.</summary>
     public bool TryTakeWaiting([NotNullWhen(true)] out StreamEntry? stream)
     {
-        if (Running < limit && _waiting.TryDequeue(out stream))
+        if (Running < limit && _waiting is not null && _waiting.TryDequeue(out stream))
         {
             stream.WaitingToRun = false;
             metrics.StreamsLeftQueue(1);
@@ -62,7 +64,7 @@ internal sealed class HandlerSlots(int limit, ConnectionMetrics metrics)
     /// <summary>The connection is ending: the waiting handlers will never run.</summary>
     public void ClearWaiting()
     {
-        metrics.StreamsLeftQueue(_waiting.Count);
-        _waiting.Clear();
+        metrics.StreamsLeftQueue(_waiting?.Count ?? 0);
+        _waiting?.Clear();
     }
 }

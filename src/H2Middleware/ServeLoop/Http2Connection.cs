@@ -38,7 +38,7 @@ internal sealed partial class Http2Connection
     // The transport, the inbox and the loop's collaborators, each owning its own state.
     private readonly ConnectionContext _context;
     private readonly PipeWriter _output;
-    private readonly Channel<ServeLoopMessage> _messages;
+    private readonly ServeLoopInbox _messages;
     private readonly ConnectionPort _port;
     private readonly TimeProvider _time;
     private readonly LoopClock _clock;
@@ -55,6 +55,7 @@ internal sealed partial class Http2Connection
     private readonly StreamTurn _streamTurn;
     private readonly WritePass _writePass;
     private readonly DataRateMonitor _dataRates;
+    private readonly IdleRelease _idleRelease;
     private readonly ControlFrameRateLimit _controlFrameRate;
     private readonly PrioritySignals _prioritySignals;
     private readonly ReadPump _reads;
@@ -91,7 +92,7 @@ internal sealed partial class Http2Connection
         _time = options.TimeProvider;
         _clock = new LoopClock(_time);
         _metrics = new ConnectionMetrics(metrics, context.Features, _time);
-        _messages = Channel.CreateUnbounded<ServeLoopMessage>(new UnboundedChannelOptions { SingleReader = true, AllowSynchronousContinuations = false });
+        _messages = new ServeLoopInbox();
         _port = new ConnectionPort(
             _messages.Writer,
             context.ConnectionId,
@@ -104,7 +105,7 @@ internal sealed partial class Http2Connection
             logger);
         _timers = new LoopTimers(_time, which => Post(new ServeLoopMessage(ServeLoopMessageKind.TimerFired, (long)which)));
         _streams = new StreamTable(
-            () => new StreamEntry(application.CreateStream(_port)),
+            () => new StreamEntry(_port.Application.CreateStream(_port)),
             poolCapacity: options.MaxStreamsPerConnection,
             closedStreamMemory: Math.Clamp(2 * options.MaxStreamsPerConnection, 64, 4096),
             metrics: _metrics);
@@ -113,7 +114,8 @@ internal sealed partial class Http2Connection
         // Strings up to 64 KiB decode (and make a 431 when over the list limit); only longer ones are a COMPRESSION_ERROR.
         // The client may use the protocol's initial table size until it acknowledges ours (RFC 9113 §4.3.1).
         _hpackDecoder = new HpackDecoder(Http2Limits.DefaultHeaderTableSize, options.MaxRequestHeaderListSize, Math.Max(options.MaxRequestHeaderListSize, 64 * 1024));
-        _headerBlocks = new HeaderBlockAssembler(_hpackDecoder, new HeaderStringCache());
+        var headerStrings = new HeaderStringCache();
+        _headerBlocks = new HeaderBlockAssembler(_hpackDecoder, headerStrings);
         _controlFrames = new ControlFrameQueue();
         _requestBodies = new RequestBodyFlow(
             options.InitialConnectionWindowSize, options.InitialStreamWindowSize, options.MaxRequestBufferSizePerStream, _controlFrames, ReceiveWindowTuner.For(options, _clock));
@@ -128,6 +130,7 @@ internal sealed partial class Http2Connection
         _push = new ServerPush(options, _port, _streams, _handlers, _coordinator, frameOutput, _responseFields);
         _writePass = new WritePass(frameOutput, _controlFrames, _push.Promises, _sendQueue, _streamTurn, _metrics, () => Post(new ServeLoopMessage(ServeLoopMessageKind.FlushCompleted)));
         _dataRates = new DataRateMonitor(_time, _streams, _requestBodies, _coordinator, _writePass, logger, context.ConnectionId);
+        _idleRelease = new IdleRelease(_streams, _handlers, _coordinator, _clock, _timers, _messages, headerStrings, _hpackDecoder, _responseFields);
         _controlFrameRate = new ControlFrameRateLimit(_time);
         _reads = new ReadPump(context.Transport.Input, () => Post(new ServeLoopMessage(ServeLoopMessageKind.ReadCompleted)));
         _keepAlivePing = new KeepAlivePing(_clock, options.KeepAlivePingDelay, options.KeepAlivePingTimeout);
@@ -355,7 +358,8 @@ internal sealed partial class Http2Connection
                 OnHeaderBlockTimer();
                 break;
             case ServeLoopTimer.DataRates:
-                if (_dataRates.Check())
+                // Once a second while streams are open, and on until the connection has been idle for a whole second.
+                if (_dataRates.Check() || !_idleRelease.TryRelease())
                 {
                     _timers.Arm(ServeLoopTimer.DataRates, DataRateMonitor.Interval);
                 }

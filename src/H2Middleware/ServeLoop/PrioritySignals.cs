@@ -64,7 +64,7 @@ internal sealed class PrioritySignals(IWriteScheduler scheduler, StreamTable str
     /// </summary>
     public void OnStreamIdUsed(int streamId)
     {
-        if (_early is null)
+        if (_early is null || _early.Count == 0)
         {
             return;
         }
@@ -81,7 +81,7 @@ internal sealed class PrioritySignals(IWriteScheduler scheduler, StreamTable str
     /// <summary>HEADERS opened the stream: a PRIORITY_UPDATE that came first applies now, and the scheduler hears of it.</summary>
     public void OnStreamOpened(StreamEntry stream)
     {
-        if (_early is not null && _early.Remove(stream.StreamId, out Http2Priority early))
+        if (_early?.Remove(stream.StreamId, out Http2Priority early) == true)
         {
             stream.ClientPriority = early;
             stream.HasPriorityUpdate = true;

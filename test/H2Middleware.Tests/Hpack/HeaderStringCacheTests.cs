@@ -35,6 +35,25 @@ public class HeaderStringCacheTests
     }
 
     [Fact]
+    public void AReleasedCacheMakesItsStringsAgainAndThenReusesThem()
+    {
+        var cache = new HeaderStringCache();
+        string name = cache.GetName(0, "x-my-header"u8);
+        string value = cache.GetValue("user-agent", "curl/8.0"u8);
+
+        cache.Release();
+        string nameAgain = cache.GetName(0, "x-my-header"u8);
+        string valueAgain = cache.GetValue("user-agent", "curl/8.0"u8);
+
+        Assert.Equal(name, nameAgain);
+        Assert.NotSame(name, nameAgain);
+        Assert.Equal(value, valueAgain);
+        Assert.NotSame(value, valueAgain);
+        Assert.Same(nameAgain, cache.GetName(0, "x-my-header"u8));
+        Assert.Same(valueAgain, cache.GetValue("user-agent", "curl/8.0"u8));
+    }
+
+    [Fact]
     public void NonAsciiValuesDecodeAsLatin1()
     {
         var cache = new HeaderStringCache();

@@ -86,6 +86,26 @@ public class HpackRfcExampleTests
         }
     }
 
+    /// <summary>An idle connection lets the decoder's scratch buffers go: between blocks, or between fragments of one.</summary>
+    [Fact]
+    public void C4_DecodesWithTheScratchBuffersReleasedBetweenBlocksAndFragments()
+    {
+        var decoder = new HpackDecoder();
+        for (int i = 0; i < C4.Length; i++)
+        {
+            byte[] block = Hex(C4[i]);
+            var sink = new RecordingSink();
+            for (int at = 0; at < block.Length; at += 3)
+            {
+                decoder.ReleaseBuffers();
+                decoder.Decode(block.AsSpan(at, Math.Min(3, block.Length - at)), endHeaders: at + 3 >= block.Length, sink);
+            }
+
+            Assert.Equal(ExpectedRequests[i], sink.Fields);
+            Assert.Equal(RequestTableSizes[i], decoder.DynamicTableSize);
+        }
+    }
+
     /// <summary>
     /// Our encoder indexes :authority, cache-control and custom-key as the RFC example does and uses Huffman when
     /// shorter, so it reproduces C.4 exactly (C.3 is the same without Huffman, which we never turn off).

@@ -96,6 +96,43 @@ public class StreamTableTests
     }
 
     [Fact]
+    public void AReleasedPoolIsEmptyAndTheTableStillOpensStreamsAndRemembersClosedOnes()
+    {
+        StreamTable table = TestStreamEntries.Table();
+        StreamEntry[] streams = [table.Open(1, 10, 10), table.Open(3, 10, 10)];
+        foreach (StreamEntry stream in streams)
+        {
+            stream.Lifecycle.Apply(StreamEvent.ResetByClient);
+            table.OnClosed(stream);
+            table.Recycle(stream);
+        }
+
+        Assert.Equal(2, table.PooledCount);
+        table.ReleasePool();
+        Assert.Equal(0, table.PooledCount);
+
+        StreamEntry fresh = table.Open(5, 10, 10);
+        Assert.DoesNotContain(fresh, streams);
+        Assert.Same(fresh, table.FindOpen(5));
+        Assert.Equal(1, table.OpenCount);
+        Assert.Equal(StreamCloseCause.ResetByClient, table.CloseCauseOf(3));
+    }
+
+    [Fact]
+    public void AReleaseKeepsEntriesNotYetRecycled()
+    {
+        StreamTable table = TestStreamEntries.Table();
+        StreamEntry closed = table.Open(1, 10, 10);
+        closed.Lifecycle.Apply(StreamEvent.ResetByClient);
+        table.OnClosed(closed);
+
+        table.ReleasePool();
+
+        Assert.True(table.TryGet(1, out StreamEntry? kept));
+        Assert.Same(closed, kept);
+    }
+
+    [Fact]
     public void AnInitialWindowChangeAppliesToOpenStreamsAndFailsPastTheLimit()
     {
         StreamTable table = TestStreamEntries.Table();

@@ -189,6 +189,37 @@ public class Rfc9218WriteSchedulerTests
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
 
+    [Fact]
+    public void AConnectionThatUsesOneUrgencyPaysForThatLevelOnly()
+    {
+        var stream = new FakeScheduledStream(1, 3, incremental: false);
+        ServeOnce(new Rfc9218WriteScheduler(), stream);
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        IScheduledStream? served = ServeOnce(new Rfc9218WriteScheduler(), stream);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Same(stream, served);
+        // The scheduler, one level with its heap and turn queue, one queue entry: eight levels made up front took 1.2 KB.
+        Assert.InRange(allocated, 1, 512);
+    }
+
+    [Fact]
+    public void AnIdleReleaseKeepsWhatIsQueuedAndAfterItStreamsAreServedAsBefore()
+    {
+        var scheduler = new Rfc9218WriteScheduler();
+        IIdleMemoryRelease release = scheduler;
+        Enqueue(scheduler, new(5, 3, incremental: false), new(3, 3, incremental: false), new(7, 0, incremental: true));
+
+        // Not idle: nothing is let go.
+        release.ReleaseIdleMemory();
+        Assert.Equal([7, 3, 5], Drain(scheduler));
+
+        release.ReleaseIdleMemory();
+        Enqueue(scheduler, new(13, 3, incremental: false), new(11, 3, incremental: false), new(9, 1, incremental: true));
+        Assert.Equal([9, 11, 13], Drain(scheduler));
+    }
+
     private enum OperationKind
     {
         Enqueue,
@@ -295,6 +326,13 @@ public class Rfc9218WriteSchedulerTests
         incrementalHadLastTurn[priority.Urgency] = priority.Incremental;
 
         static Http2Priority PriorityOf(IScheduledStream stream) => stream.EffectivePriority;
+    }
+
+    private static IScheduledStream? ServeOnce(IWriteScheduler scheduler, FakeScheduledStream stream)
+    {
+        scheduler.Enqueue(stream);
+        scheduler.TryDequeue(out IScheduledStream? served);
+        return served;
     }
 
     private static void Enqueue(IWriteScheduler scheduler, params FakeScheduledStream[] streams)

@@ -1,10 +1,15 @@
 using H2Middleware.Frames;
 using H2Middleware.Tests.ServeLoop.Harness;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Time.Testing;
 
 namespace H2Middleware.Tests.ServeLoop;
 
-/// <summary>A pooled stream object serves a new stream only once nothing of its previous use can still act on it.</summary>
+/// <summary>
+/// A pooled stream object serves a new stream only once nothing of its previous use can still act on it, and a
+/// connection idle for a second lets its pooled streams go.
+/// </summary>
 public class StreamReuseTests
 {
     [Fact]
@@ -129,5 +134,81 @@ public class StreamReuseTests
         await Task.Delay(100);
 
         Assert.False(fired);
+    }
+
+    [Fact]
+    public async Task AConnectionKeepsItsPooledStreamWhileBusyAndLetsItGoAfterASecondOfIdleness()
+    {
+        var time = new FakeTimeProvider();
+        var features = new List<WeakReference<IFeatureCollection>>();
+        await using var client = await Http2TestClient.ConnectAsync(
+            async context =>
+            {
+                lock (features)
+                {
+                    features.Add(new WeakReference<IFeatureCollection>(context.Features));
+                }
+
+                await context.Response.WriteAsync("ok");
+            },
+            o => o.TimeProvider = time);
+
+        async Task GetAsync(int streamId)
+        {
+            TestResponse response = await client.ReadResponseAsync(await SendAsync(streamId));
+            Assert.Equal("ok", response.BodyText);
+            await PingRoundTripAsync();
+        }
+
+        async Task<int> SendAsync(int streamId)
+        {
+            await client.SendGetAsync(streamId);
+            return streamId;
+        }
+
+        async Task PingRoundTripAsync()
+        {
+            await client.SendPingAsync(7);
+            while (await client.ReadFrameAsync() is not { Type: Http2FrameType.Ping, IsAck: true })
+            {
+            }
+        }
+
+        async Task AdvanceAsync(double seconds)
+        {
+            time.Advance(TimeSpan.FromSeconds(seconds));
+            await PingRoundTripAsync();
+        }
+
+        IFeatureCollection? Served(int index)
+        {
+            lock (features)
+            {
+                return features[index].TryGetTarget(out IFeatureCollection? target) ? target : null;
+            }
+        }
+
+        // Requests half a second apart: the tick at one second finds the connection idle for half a second only, so each
+        // request reuses the first stream object.
+        await GetAsync(1);
+        await AdvanceAsync(0.5);
+        await GetAsync(3);
+        await AdvanceAsync(0.5);
+        await GetAsync(5);
+        Assert.Same(Served(0), Served(1));
+        Assert.Same(Served(0), Served(2));
+
+        // The next tick, a second later, finds it idle for that second: the pooled stream goes, and nothing else holds it.
+        await AdvanceAsync(0.5);
+        await AdvanceAsync(0.5);
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        Assert.Null(Served(0));
+
+        await GetAsync(7);
+        await GetAsync(9);
+        Assert.NotNull(Served(3));
+        Assert.Same(Served(3), Served(4));
     }
 }
