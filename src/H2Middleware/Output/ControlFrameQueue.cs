@@ -46,4 +46,13 @@ internal sealed class ControlFrameQueue
     }
 
     public bool TryDequeue(out ControlFrame frame) => _frames.TryDequeue(out frame);
+
+    /// <summary>Lets the queue's array go when nothing is owed (the connection is idle); the next frame makes one again.</summary>
+    public void ReleaseBuffer()
+    {
+        if (_frames.Count == 0)
+        {
+            _frames.TrimExcess();
+        }
+    }
 }

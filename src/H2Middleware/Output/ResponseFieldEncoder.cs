@@ -19,8 +19,8 @@ internal sealed class ResponseFieldEncoder(HttpDate date)
     // Empty until the first block, then 256 bytes (a typical response's status, date and few fields fit several times),
     // doubled by the rare larger block and kept at that size until the connection is idle (ReleaseBuffer).
     private ArrayBufferWriter<byte> _block = new();
-    private readonly CheckedFieldStrings _validNames = new();
-    private readonly CheckedFieldStrings _validValues = new();
+    private CheckedFieldStrings _validNames;
+    private CheckedFieldStrings _validValues;
 
     /// <summary>Longer values (cookies, tokens) are checked every time rather than kept alive with the connection.</summary>
     private const int MaxRememberedValueLength = 64;

@@ -130,7 +130,7 @@ internal sealed partial class Http2Connection
         _push = new ServerPush(options, _port, _streams, _handlers, _coordinator, frameOutput, _responseFields);
         _writePass = new WritePass(frameOutput, _controlFrames, _push.Promises, _sendQueue, _streamTurn, _metrics, () => Post(new ServeLoopMessage(ServeLoopMessageKind.FlushCompleted)));
         _dataRates = new DataRateMonitor(_time, _streams, _requestBodies, _coordinator, _writePass, logger, context.ConnectionId);
-        _idleRelease = new IdleRelease(_streams, _handlers, _coordinator, _clock, _timers, _messages, headerStrings, _hpackDecoder, _responseFields);
+        _idleRelease = new IdleRelease(_streams, _handlers, _coordinator, _clock, _timers, _messages, headerStrings, _hpackDecoder, _responseFields, _controlFrames);
         _controlFrameRate = new ControlFrameRateLimit(_time);
         _reads = new ReadPump(context.Transport.Input, () => Post(new ServeLoopMessage(ServeLoopMessageKind.ReadCompleted)));
         _keepAlivePing = new KeepAlivePing(_clock, options.KeepAlivePingDelay, options.KeepAlivePingTimeout);

@@ -32,4 +32,23 @@ public class ControlFrameQueueTests
         queue.EnqueueGoAway(Http2ErrorCode.EnhanceYourCalm, 0, "ControlFrameFlood");
         Assert.Equal("ControlFrameFlood", queue.GoAwayDebugData);
     }
+
+    [Fact]
+    public void ReleasingTheBufferKeepsOwedFramesAndLaterFramesStillLeaveInOrder()
+    {
+        var queue = new ControlFrameQueue();
+        queue.Enqueue(new ControlFrame(ControlFrameKind.PingAck, PingData: 1));
+        queue.ReleaseBuffer();
+        Assert.True(queue.TryDequeue(out ControlFrame owed));
+        Assert.Equal(1UL, owed.PingData);
+
+        queue.ReleaseBuffer();
+        Assert.False(queue.HasFrames);
+        queue.Enqueue(new ControlFrame(ControlFrameKind.PingAck, PingData: 2));
+        queue.Enqueue(new ControlFrame(ControlFrameKind.PingAck, PingData: 3));
+
+        Assert.True(queue.TryDequeue(out ControlFrame first));
+        Assert.True(queue.TryDequeue(out ControlFrame second));
+        Assert.Equal((2UL, 3UL), (first.PingData, second.PingData));
+    }
 }
