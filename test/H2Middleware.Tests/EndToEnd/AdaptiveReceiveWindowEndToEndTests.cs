@@ -18,20 +18,8 @@ public class AdaptiveReceiveWindowEndToEndTests
 
     private static readonly TimeSpan OneWayDelay = TimeSpan.FromMilliseconds(25);
 
-    private static void MapUpload(WebApplication app) => app.MapPost("/upload", async (HttpContext context) =>
-    {
-        var buffer = new byte[64 * 1024];
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        long total = 0;
-        int read;
-        while ((read = await context.Request.Body.ReadAsync(buffer, context.RequestAborted)) > 0)
-        {
-            hash.AppendData(buffer, 0, read);
-            total += read;
-        }
-
-        return $"{total}|{Convert.ToHexString(hash.GetHashAndReset())}";
-    });
+    // Typed as a Func so that it maps as a route handler (whose string is written), not as a RequestDelegate.
+    private static void MapUpload(WebApplication app) => app.MapPost("/upload", (Func<HttpContext, Task<string>>)RequestBodyDigest.ReadAsync);
 
     /// <summary>Uploads through the delaying proxy; returns the largest connection window the client was given.</summary>
     private static async Task<long> UploadThroughALongPathAsync(bool adaptive)
