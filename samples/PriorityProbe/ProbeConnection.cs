@@ -14,7 +14,12 @@ namespace PriorityProbe;
 /// </summary>
 internal sealed class ProbeConnection : IDisposable
 {
-    private const int ReceiveBufferSize = 256 * 1024;
+    /// <summary>
+    /// Half the buffer wanted: Linux doubles SO_RCVBUF (man 7 socket), so this gives the 256 KiB kernel buffer
+    /// (<c>ss -m</c> shows rb262144) that the scenarios describe. Asking for 256 KiB gave 512 KiB, and the probe then
+    /// held up to 445 KB unread (22 ms at 20 MB/s) in front of every response.
+    /// </summary>
+    private const int ReceiveBufferSize = 128 * 1024;
     private const int StreamWindow = 16 * 1024 * 1024;
     private const int ConnectionWindow = 1024 * 1024 * 1024;
 
