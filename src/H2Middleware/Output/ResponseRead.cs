@@ -1,26 +1,25 @@
-using System.IO.Pipelines;
+using System.Buffers;
 using H2Middleware.Protocol;
 
 namespace H2Middleware.Output;
 
-/// <summary>How the write side reads a stream's response pipe.</summary>
+/// <summary>How the write side reads a stream's response body.</summary>
 internal static class ResponseRead
 {
     /// <summary>
-    /// Reads the response pipe. A pipe that completed because the handler reset the stream (the reset is published
+    /// Reads the response body. A body that completed because the handler reset the stream (the reset is published
     /// before the completion) is reported as that reset, and nothing is read: a failed response never ends with END_STREAM.
     /// </summary>
-    public static bool TryRead(StreamEntry stream, IStreamOutputEvents events, out ReadResult result)
+    public static bool TryRead(StreamEntry stream, IStreamOutputEvents events, out ReadOnlySequence<byte> data, out bool completed)
     {
-        PipeReader body = stream.Stream.ResponseBodyReader;
-        if (!body.TryRead(out result))
+        if (!stream.Stream.ResponseBody.TryRead(out data, out completed))
         {
             return false;
         }
 
-        if (result.IsCompleted && stream.Stream.TryGetRequestedReset(out Frames.Http2ErrorCode errorCode))
+        if (completed && stream.Stream.TryGetRequestedReset(out Frames.Http2ErrorCode errorCode))
         {
-            body.AdvanceTo(result.Buffer.End);
+            stream.Stream.ResponseBody.Release(data.Length);
             events.OnApplicationReset(stream, errorCode);
             return false;
         }

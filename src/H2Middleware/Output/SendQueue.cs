@@ -1,5 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
-using System.IO.Pipelines;
+using System.Buffers;
 using H2Middleware.Frames;
 using H2Middleware.Protocol;
 using H2Middleware.Scheduling;
@@ -164,11 +164,10 @@ internal sealed class SendQueue(IWriteScheduler scheduler, IStreamOutputEvents e
 
         bool hasData = stream.Stream.HasDirectWrite;
         bool completed = false;
-        if (ResponseRead.TryRead(stream, events, out ReadResult result))
+        if (ResponseRead.TryRead(stream, events, out ReadOnlySequence<byte> data, out completed))
         {
-            hasData |= !result.Buffer.IsEmpty;
-            completed = result.IsCompleted;
-            stream.Stream.ResponseBodyReader.AdvanceTo(result.Buffer.Start);
+            hasData |= !data.IsEmpty;
+            stream.Stream.ResponseBody.Release(0);
         }
         else if (stream.WasReset)
         {

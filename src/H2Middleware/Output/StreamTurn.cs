@@ -1,14 +1,13 @@
 using System.Buffers;
-using System.IO.Pipelines;
 using H2Middleware.Frames;
 using H2Middleware.Protocol;
 
 namespace H2Middleware.Output;
 
 /// <summary>
-/// One stream's turn when the scheduler picks it: its HEADERS if not yet sent, then DATA from its pipe (or straight
+/// One stream's turn when the scheduler picks it: its HEADERS if not yet sent, then DATA from its response body (or straight
 /// from the handler's buffer) cut to the windows and the peer's frame size, up to <see cref="Quantum"/> bytes, then its
-/// end (END_STREAM or trailers) if it has come. The response pipe is read once per turn, and the end is decided once
+/// end (END_STREAM or trailers) if it has come. The response body is read once per turn, and the end is decided once
 /// from that read, so a small response leaves in one turn, HEADERS and DATA together.
 /// </summary>
 internal sealed class StreamTurn(FrameOutput output, ResponseFieldEncoder fields, OutboundWindow connectionWindow, IStreamOutputEvents events)
@@ -30,15 +29,14 @@ internal sealed class StreamTurn(FrameOutput output, ResponseFieldEncoder fields
             return;
         }
 
-        bool hasRead = ResponseRead.TryRead(stream, events, out ReadResult result);
+        bool hasRead = ResponseRead.TryRead(stream, events, out ReadOnlySequence<byte> read, out bool bodyComplete);
         if (stream.LocalClosed)
         {
-            // The handler's reset came with the pipe's completion: the stream was reset instead.
+            // The handler's reset came with the body's completion: the stream was reset instead.
             return;
         }
 
-        ReadOnlySequence<byte> read = hasRead ? result.Buffer : default;
-        bool bodyComplete = hasRead && result.IsCompleted;
+        bodyComplete &= hasRead;
         // A response that must have no body (HEAD, or the 500 replacing a failed one) drops what was written.
         ReadOnlySequence<byte> data = stream.Stream.SuppressResponseBody ? read.Slice(read.End) : read;
 
@@ -47,7 +45,7 @@ internal sealed class StreamTurn(FrameOutput output, ResponseFieldEncoder fields
             bool endWithHeaders = bodyComplete && data.IsEmpty && !HasTrailers(stream);
             if (fields.Encode(stream.Stream.ResponseHeaders, stream.Stream.StatusCode) is { } invalid)
             {
-                ReleaseRead(stream, hasRead, read.Start);
+                ReleaseRead(stream, hasRead, 0);
                 events.OnResponseInvalid(stream, invalid);
                 return;
             }
@@ -57,7 +55,7 @@ internal sealed class StreamTurn(FrameOutput output, ResponseFieldEncoder fields
             events.OnResponseHeadersSent(stream);
             if (endWithHeaders)
             {
-                ReleaseRead(stream, hasRead, read.End);
+                ReleaseRead(stream, hasRead, read.Length);
                 events.OnEndStreamSent(stream);
                 return;
             }
@@ -67,15 +65,15 @@ internal sealed class StreamTurn(FrameOutput output, ResponseFieldEncoder fields
         if (!data.IsEmpty)
         {
             long written = WriteDataFrames(stream, data, bodyComplete, out endOfBody);
-            ReleaseRead(stream, hasRead, data.GetPosition(written));
+            ReleaseRead(stream, hasRead, written);
         }
         else
         {
-            ReleaseRead(stream, hasRead, read.End);
+            ReleaseRead(stream, hasRead, read.Length);
             endOfBody = bodyComplete;
             if (!endOfBody && stream.Stream.HasDirectWrite)
             {
-                // The pipe is empty: a pending direct write is the next body data.
+                // Nothing is buffered: a pending direct write is the next body data.
                 WriteDirectDataFrames(stream);
             }
             else if (endOfBody && !HasTrailers(stream))
@@ -91,12 +89,12 @@ internal sealed class StreamTurn(FrameOutput output, ResponseFieldEncoder fields
         }
     }
 
-    /// <summary>Gives the turn's read back to the pipe, up to where the turn consumed it.</summary>
-    private static void ReleaseRead(StreamEntry stream, bool hasRead, SequencePosition consumed)
+    /// <summary>Gives the turn's read back to the body, with how many of its bytes the turn consumed.</summary>
+    private static void ReleaseRead(StreamEntry stream, bool hasRead, long consumed)
     {
         if (hasRead)
         {
-            stream.Stream.ResponseBodyReader.AdvanceTo(consumed);
+            stream.Stream.ResponseBody.Release(consumed);
         }
     }
 

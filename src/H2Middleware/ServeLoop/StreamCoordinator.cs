@@ -133,7 +133,7 @@ internal sealed class StreamCoordinator : IStreamOutputEvents
     public void OnEndStreamSent(StreamEntry stream)
     {
         bool closed = stream.Lifecycle.Apply(StreamEvent.EndStreamSent);
-        stream.Stream.ResponseBodyReader.Complete();
+        stream.Stream.ResponseBody.EndReading();
         if (closed)
         {
             OnClosed(stream, Http2ErrorCode.NoError);

@@ -11,7 +11,7 @@ namespace H2Middleware.Streams;
 /// </summary>
 internal partial class Http2Stream : IHttpResponseFeature, IHttpResponseBodyFeature, IHttpResponseTrailersFeature
 {
-    private readonly Pipe _responsePipe;
+    private readonly ResponseBuffer _responseBuffer;
     private readonly ResponseBodyWriter _responseBodyWriter;
     private readonly ResponseBodyStream _responseBodyStream;
     private readonly HeaderFieldDictionary _responseHeaders = new();
@@ -46,7 +46,8 @@ internal partial class Http2Stream : IHttpResponseFeature, IHttpResponseBodyFeat
     /// <summary>Response body bytes the handler has written (counted on the handler's side).</summary>
     public long ResponseBytesWritten { get; set; }
 
-    public PipeReader ResponseBodyReader => _responsePipe.Reader;
+    /// <summary>The response body as the serve loop reads it.</summary>
+    public ResponseBuffer ResponseBody => _responseBuffer;
 
     int IHttpResponseFeature.StatusCode
     {
@@ -196,7 +197,7 @@ internal partial class Http2Stream : IHttpResponseFeature, IHttpResponseBodyFeat
                 $"Content-Length mismatch: too few bytes written ({ResponseBytesWritten} of {declared}).");
             // The reset is requested first so that the serve loop never mistakes the completed body for a complete response.
             RequestReset(Frames.Http2ErrorCode.InternalError);
-            _responsePipe.Writer.Complete();
+            _responseBuffer.CompleteWriting();
             return;
         }
 
@@ -206,7 +207,7 @@ internal partial class Http2Stream : IHttpResponseFeature, IHttpResponseBodyFeat
         }
 
         _responseCompleted = true;
-        _responsePipe.Writer.Complete();
+        _responseBuffer.CompleteWriting();
         NotifyOutputReady();
     }
 
@@ -222,7 +223,7 @@ internal partial class Http2Stream : IHttpResponseFeature, IHttpResponseBodyFeat
             {
                 _responseCompleted = true;
                 RequestReset(Frames.Http2ErrorCode.InternalError);
-                _responsePipe.Writer.Complete();
+                _responseBuffer.CompleteWriting();
                 return Task.CompletedTask;
             }
 

@@ -45,9 +45,7 @@ internal partial class Http2Stream
             _requestPipe.Reset();
         }
 
-        _responsePipe.Reader.Complete();
-        _responsePipe.Writer.Complete();
-        _responsePipe.Reset();
+        _responseBuffer.Reset();
         _requestBodyReader.Reset();
     }
 

@@ -29,16 +29,16 @@ internal partial class Http2Stream : IThreadPoolWorkItem
             writerScheduler: PipeScheduler.Inline,
             pauseWriterThreshold: 0,
             useSynchronizationContext: false));
-        _responsePipe = new Pipe(new PipeOptions(
+        _responseBuffer = new ResponseBuffer(new Pipe(new PipeOptions(
             pool: memoryPool,
             readerScheduler: PipeScheduler.Inline,
             writerScheduler: PipeScheduler.ThreadPool,
             pauseWriterThreshold: port.Options.MaxResponseBufferSizePerStream,
             resumeWriterThreshold: port.Options.MaxResponseBufferSizePerStream / 2,
-            useSynchronizationContext: false));
+            useSynchronizationContext: false)), memoryPool);
         _requestBodyReader = new RequestBodyReader(this, _requestPipe.Reader);
         _requestBodyStream = new RequestBodyStream(this, _requestBodyReader);
-        _responseBodyWriter = new ResponseBodyWriter(this, _responsePipe.Writer);
+        _responseBodyWriter = new ResponseBodyWriter(this, _responseBuffer);
         _responseBodyStream = new ResponseBodyStream(this, _responseBodyWriter);
     }
 
@@ -95,7 +95,7 @@ internal partial class Http2Stream : IThreadPoolWorkItem
             _requestPipe.Writer.Complete(new IOException($"The HTTP/2 stream was reset ({errorCode})."));
         }
 
-        _responsePipe.Reader.Complete();
+        _responseBuffer.AbandonReading();
         AbandonResponse();
     }
 
@@ -107,7 +107,7 @@ internal partial class Http2Stream : IThreadPoolWorkItem
         _responseHeaders.IsReadOnly = true;
         _responseStarted = true;
         _responseCompleted = true;
-        _responsePipe.Writer.Complete();
+        _responseBuffer.CompleteWriting();
     }
 
     /// <summary>The client's priority from the <c>priority</c> request header (RFC 9218 §5), if it sent one.</summary>

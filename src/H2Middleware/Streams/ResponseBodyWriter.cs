@@ -5,47 +5,47 @@ using Microsoft.AspNetCore.Http;
 namespace H2Middleware.Streams;
 
 /// <summary>
-/// The handler's response body writer: a bounded per-stream pipe whose flushes wake the serve loop.
-/// A handler that writes faster than the client reads waits in FlushAsync (the pipe's pause threshold).
+/// The handler's response body writer over the stream's <see cref="ResponseBuffer"/>, whose flushes wake the serve loop.
+/// A handler that writes faster than the client reads waits in FlushAsync (the buffer's pipe's pause threshold).
 /// </summary>
 internal sealed class ResponseBodyWriter : PipeWriter
 {
     private readonly Http2Stream _stream;
-    private readonly PipeWriter _inner;
+    private readonly ResponseBuffer _buffer;
 
-    public ResponseBodyWriter(Http2Stream stream, PipeWriter inner)
+    public ResponseBodyWriter(Http2Stream stream, ResponseBuffer buffer)
     {
         _stream = stream;
-        _inner = inner;
+        _buffer = buffer;
     }
 
     public override Memory<byte> GetMemory(int sizeHint = 0)
     {
         ThrowIfCompleted();
-        return _inner.GetMemory(sizeHint);
+        return _buffer.GetMemory(sizeHint);
     }
 
     public override Span<byte> GetSpan(int sizeHint = 0)
     {
         ThrowIfCompleted();
-        return _inner.GetSpan(sizeHint);
+        return _buffer.GetSpan(sizeHint);
     }
 
-    /// <summary>Below this size a buffer is copied into the pipe; above it the serve loop sends it from the handler's memory.</summary>
+    /// <summary>Below this size a buffer is copied into the stream's buffer; above it the serve loop sends it from the handler's memory.</summary>
     private const int DirectWriteThreshold = 16 * 1024;
 
     public override void Advance(int bytes)
     {
         CountWritten(bytes);
-        _inner.Advance(bytes);
+        _buffer.Advance(bytes);
     }
 
     public override ValueTask<FlushResult> WriteAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken = default)
     {
-        // Direct only when nothing is left unflushed in the pipe: what was written before must go out first.
-        if (source.Length < DirectWriteThreshold || _stream.SuppressResponseBody || _inner.UnflushedBytes != 0)
+        // Direct only when nothing is left unflushed: what was written before must go out first.
+        if (source.Length < DirectWriteThreshold || _stream.SuppressResponseBody || _buffer.UnflushedBytes != 0)
         {
-            return base.WriteAsync(source, cancellationToken);
+            return WriteCopyAsync(source, cancellationToken);
         }
 
         ThrowIfCompleted();
@@ -57,6 +57,30 @@ internal sealed class ResponseBodyWriter : PipeWriter
 
         CountWritten(source.Length);
         return _stream.IsResponseAbandoned ? new ValueTask<FlushResult>(Abandoned) : _stream.WriteDirectAsync(source);
+    }
+
+    /// <summary>Copies the write into the stream's buffer and flushes it; a short one lands in the buffer's array in one copy.</summary>
+    private ValueTask<FlushResult> WriteCopyAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken)
+    {
+        ThrowIfCompleted();
+        CountWritten(source.Length);
+        if (!_buffer.TryWriteInline(source.Span))
+        {
+            Span<byte> destination = _buffer.GetSpan(source.Length);
+            ReadOnlySpan<byte> remaining = source.Span;
+            while (remaining.Length > destination.Length)
+            {
+                remaining[..destination.Length].CopyTo(destination);
+                _buffer.Advance(destination.Length);
+                remaining = remaining[destination.Length..];
+                destination = _buffer.GetSpan(remaining.Length);
+            }
+
+            remaining.CopyTo(destination);
+            _buffer.Advance(remaining.Length);
+        }
+
+        return FlushAsync(cancellationToken);
     }
 
     /// <summary>What a write to a stream that was reset or lost its connection returns: the bytes go nowhere, nothing waits.</summary>
@@ -119,7 +143,7 @@ internal sealed class ResponseBodyWriter : PipeWriter
             }
         }
 
-        ValueTask<FlushResult> flush = _inner.FlushAsync(cancellationToken);
+        ValueTask<FlushResult> flush = _buffer.FlushAsync(_stream.IsResponseAbandoned, cancellationToken);
         _stream.NotifyOutputReady();
         return flush;
     }
@@ -128,16 +152,16 @@ internal sealed class ResponseBodyWriter : PipeWriter
     private async ValueTask<FlushResult> StartThenFlushAsync(Task start, CancellationToken cancellationToken)
     {
         await start;
-        ValueTask<FlushResult> flush = _inner.FlushAsync(cancellationToken);
+        ValueTask<FlushResult> flush = _buffer.FlushAsync(_stream.IsResponseAbandoned, cancellationToken);
         _stream.NotifyOutputReady();
         return await flush;
     }
 
-    public override void CancelPendingFlush() => _inner.CancelPendingFlush();
+    public override void CancelPendingFlush() => _buffer.CancelPendingFlush();
 
-    public override bool CanGetUnflushedBytes => _inner.CanGetUnflushedBytes;
+    public override bool CanGetUnflushedBytes => true;
 
-    public override long UnflushedBytes => _inner.UnflushedBytes;
+    public override long UnflushedBytes => _buffer.UnflushedBytes;
 
     /// <summary>Completing the writer completes the response, as HttpResponse.CompleteAsync would.</summary>
     public override void Complete(Exception? exception = null) => CompleteAsync(exception).AsTask().GetAwaiter().GetResult();
