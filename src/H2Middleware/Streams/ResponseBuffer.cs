@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using System.Runtime.InteropServices;
 
 namespace H2Middleware.Streams;
 
@@ -22,14 +23,16 @@ internal sealed class ResponseBuffer(Pipe pipe, MemoryPool<byte> pool)
     /// One block of the connection's pool (the pipe's block size), so a short body costs what its pipe block did;
     /// ArrayPool was tried and dropped arrays under load (1,600 bodies in flight outgrow its per-core stacks).
     /// </summary>
-    private readonly int _inlineCapacity = Math.Min(4096, pool.MaxBufferSize);
+    private readonly int _inlineCapacity = IsArrayBacked(pool) ? Math.Min(4096, pool.MaxBufferSize) : 0;
 
     private static readonly FlushResult Flushed = new(isCanceled: false, isCompleted: false);
     private static readonly FlushResult FlushedToNoOne = new(isCanceled: false, isCompleted: true);
 
     // Rented by the writer at its first short write, returned by the loop when the stream is recycled.
+    // Kept as its array and offset: spans and sequences over an array need no type checks, unlike over a Memory.
     private IMemoryOwner<byte>? _inlineOwner;
-    private Memory<byte> _inline;
+    private byte[]? _inline;
+    private int _inlineStart;
     private int _inlineWritten;
     private bool _writingInline;
     private int _inlinePublished;
@@ -47,7 +50,7 @@ internal sealed class ResponseBuffer(Pipe pipe, MemoryPool<byte> pool)
         if (HasInlineRoom(sizeHint))
         {
             _writingInline = true;
-            return _inline[_inlineWritten.._inlineCapacity];
+            return _inline.AsMemory(_inlineStart + _inlineWritten, _inlineCapacity - _inlineWritten);
         }
 
         UsePipe();
@@ -59,7 +62,7 @@ internal sealed class ResponseBuffer(Pipe pipe, MemoryPool<byte> pool)
         if (HasInlineRoom(sizeHint))
         {
             _writingInline = true;
-            return _inline.Span[_inlineWritten.._inlineCapacity];
+            return _inline.AsSpan(_inlineStart + _inlineWritten, _inlineCapacity - _inlineWritten);
         }
 
         UsePipe();
@@ -87,7 +90,7 @@ internal sealed class ResponseBuffer(Pipe pipe, MemoryPool<byte> pool)
             return false;
         }
 
-        source.CopyTo(_inline.Span[_inlineWritten..]);
+        source.CopyTo(_inline.AsSpan(_inlineStart + _inlineWritten));
         _inlineWritten += source.Length;
         return true;
     }
@@ -139,10 +142,19 @@ internal sealed class ResponseBuffer(Pipe pipe, MemoryPool<byte> pool)
         if (_inlineOwner is null)
         {
             _inlineOwner = pool.Rent(_inlineCapacity);
-            _inline = _inlineOwner.Memory;
+            MemoryMarshal.TryGetArray<byte>(_inlineOwner.Memory, out ArraySegment<byte> block);
+            _inline = block.Array;
+            _inlineStart = block.Offset;
         }
 
         return true;
+    }
+
+    /// <summary>Whether the pool's blocks are arrays (Kestrel's and the shared pool's are); with another pool every body uses the pipe.</summary>
+    private static bool IsArrayBacked(MemoryPool<byte> pool)
+    {
+        using IMemoryOwner<byte> block = pool.Rent(1);
+        return MemoryMarshal.TryGetArray<byte>(block.Memory, out _);
     }
 
     /// <summary>The body outgrew the array: what it holds is published, and every later byte goes to the pipe.</summary>
@@ -169,7 +181,7 @@ internal sealed class ResponseBuffer(Pipe pipe, MemoryPool<byte> pool)
         _readFromPipe = false;
         if (published > _inlineSent)
         {
-            data = new ReadOnlySequence<byte>(_inline[_inlineSent..published]);
+            data = new ReadOnlySequence<byte>(_inline!, _inlineStart + _inlineSent, published - _inlineSent);
             completed = writingCompleted && !pipeInUse;
             return true;
         }
@@ -240,7 +252,7 @@ internal sealed class ResponseBuffer(Pipe pipe, MemoryPool<byte> pool)
         {
             _inlineOwner.Dispose();
             _inlineOwner = null;
-            _inline = default;
+            _inline = null;
         }
 
         _inlineWritten = 0;
