@@ -112,6 +112,11 @@ internal sealed class StreamTable(Func<StreamEntry> createEntry, int poolCapacit
     /// </summary>
     public void ReleasePool()
     {
+        foreach (StreamEntry pooled in _pool)
+        {
+            pooled.Stream.ReleasePooledMemory();
+        }
+
         _pool.Clear();
         _pool.TrimExcess();
         if (_entries.Count == 0)
@@ -128,6 +133,10 @@ internal sealed class StreamTable(Func<StreamEntry> createEntry, int poolCapacit
         if (_pool.Count < poolCapacity)
         {
             _pool.Push(stream);
+        }
+        else
+        {
+            stream.Stream.ReleasePooledMemory();
         }
     }
 }

@@ -36,6 +36,9 @@ internal partial class Http2Stream
         _featureRevision++;
     }
 
+    /// <summary>The stream object leaves the connection's pool: what it kept for its next use goes back to the memory pool.</summary>
+    public void ReleasePooledMemory() => _responseBuffer.ReleaseBlock();
+
     private void CompleteAndResetPipes()
     {
         if (!RequestBodyAbsent)

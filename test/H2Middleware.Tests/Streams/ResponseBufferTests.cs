@@ -231,4 +231,88 @@ public class ResponseBufferTests
             Assert.Equal(body, received.ToArray());
         }
     }
+    [Fact]
+    public async Task TheBlockIsKeptForTheNextBodyAndGivenBackWhenReleased()
+    {
+        var pool = new CountingPool();
+        var buffer = new ResponseBuffer(NewPipe(), pool);
+        for (int body = 0; body < 3; body++)
+        {
+            buffer.TryWriteInline(Bytes(10, seed: body));
+            await buffer.FlushAsync(abandoned: false, CancellationToken.None);
+            buffer.CompleteWriting();
+            Assert.Equal(Bytes(10, seed: body), Drain(buffer).Data);
+            buffer.Reset();
+        }
+
+        Assert.Equal(1, pool.Outstanding);
+        buffer.ReleaseBlock();
+        Assert.Equal(0, pool.Outstanding);
+    }
+
+    /// <summary>Array blocks, counted: how many are rented and not yet given back (the probe block made at construction included).</summary>
+    private sealed class CountingPool : MemoryPool<byte>
+    {
+        public int Outstanding;
+
+        public override int MaxBufferSize => 4096;
+
+        public override IMemoryOwner<byte> Rent(int minBufferSize = -1)
+        {
+            Outstanding++;
+            return new Block(this);
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+        }
+
+        private sealed class Block(CountingPool pool) : IMemoryOwner<byte>
+        {
+            public Memory<byte> Memory { get; } = new byte[4096];
+
+            public void Dispose() => pool.Outstanding--;
+        }
+    }
+    [Fact]
+    public async Task WithAPoolWhoseBlocksAreNotArraysEveryBodyGoesThroughThePipe()
+    {
+        var buffer = new ResponseBuffer(NewPipe(), new ManagedBlockPool());
+        Assert.False(buffer.TryWriteInline(Bytes(10)));
+
+        Bytes(10).CopyTo(buffer.GetSpan(10));
+        buffer.Advance(10);
+        await buffer.FlushAsync(abandoned: false, CancellationToken.None);
+        buffer.CompleteWriting();
+        Assert.Equal(Bytes(10), Drain(buffer).Data);
+    }
+
+    /// <summary>Blocks made by a MemoryManager: TryGetArray fails on them.</summary>
+    private sealed class ManagedBlockPool : MemoryPool<byte>
+    {
+        public override int MaxBufferSize => 4096;
+
+        public override IMemoryOwner<byte> Rent(int minBufferSize = -1) => new Block();
+
+        protected override void Dispose(bool disposing)
+        {
+        }
+
+        private sealed class Block : MemoryManager<byte>
+        {
+            private readonly byte[] _bytes = new byte[4096];
+
+            public override Span<byte> GetSpan() => _bytes;
+
+            public override MemoryHandle Pin(int elementIndex = 0) => throw new NotSupportedException();
+
+            public override void Unpin()
+            {
+            }
+
+            protected override void Dispose(bool disposing)
+            {
+            }
+        }
+    }
 }
