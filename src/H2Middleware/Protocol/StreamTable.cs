@@ -130,13 +130,16 @@ internal sealed class StreamTable(Func<StreamEntry> createEntry, int poolCapacit
     {
         _entries.Remove(stream.StreamId);
         stream.Recycle();
+        // A busy connection's next stream reuses what this one kept; a quiet one gives it back now, or every connection
+        // that served a request would hold a block until it goes idle, and the memory pool would grow to match.
+        if (_entries.Count == 0 || _pool.Count >= poolCapacity)
+        {
+            stream.Stream.ReleasePooledMemory();
+        }
+
         if (_pool.Count < poolCapacity)
         {
             _pool.Push(stream);
-        }
-        else
-        {
-            stream.Stream.ReleasePooledMemory();
         }
     }
 }

@@ -2,6 +2,7 @@ using H2Middleware.Frames;
 using H2Middleware.Tests.ServeLoop.Harness;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Time.Testing;
 
 namespace H2Middleware.Tests.ServeLoop;
 
@@ -111,6 +112,28 @@ public class ResponseMemoryTests
 
         Assert.All(received.Values, length => Assert.Equal(OneMiB, length));
         Assert.Equal(streams, Volatile.Read(ref completed));
+    }
+
+    [Fact]
+    public async Task AConnectionServingOneRequestAtATimeKeepsNoBlockBetweenThem()
+    {
+        var pool = new CountingMemoryPool();
+        // A clock that stands still: the connection never counts as idle, so only the recycling can give blocks back.
+        var time = new FakeTimeProvider();
+        await using var client = Http2TestClient.Start(context => context.Response.WriteAsync("short body"), o => o.TimeProvider = time, memoryPool: pool);
+        await client.HandshakeAsync();
+        long beforeRequests = pool.OutstandingBytes;
+
+        for (int streamId = 1; streamId <= 5; streamId += 2)
+        {
+            await client.SendGetAsync(streamId);
+            TestResponse response = await client.ReadResponseAsync(streamId);
+            Assert.Equal("short body", response.BodyText);
+            // The stream is recycled on the loop just after its END_STREAM; a block kept for a next stream would stay rented.
+            Assert.True(
+                SpinWait.SpinUntil(() => pool.OutstandingBytes <= beforeRequests, TimeSpan.FromSeconds(10)),
+                $"the quiet connection still holds {pool.OutstandingBytes - beforeRequests:N0} bytes after stream {streamId}");
+        }
     }
 
     public static TheoryData<int> ChunkSizes => [32 * 1024, 1024];
