@@ -164,9 +164,10 @@ internal sealed class SendQueue(IWriteScheduler scheduler, IStreamOutputEvents e
 
         bool hasData = stream.Stream.HasDirectWrite;
         bool completed = false;
-        if (ResponseRead.TryRead(stream, events, out ReadOnlySequence<byte> data, out completed))
+        if (ResponseRead.TryRead(stream, events, out ReadOnlySequence<byte> data, out bool bodyCompleted))
         {
             hasData |= !data.IsEmpty;
+            completed = bodyCompleted;
             stream.Stream.ResponseBody.Release(0);
         }
         else if (stream.WasReset)

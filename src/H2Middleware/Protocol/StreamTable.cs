@@ -112,11 +112,6 @@ internal sealed class StreamTable(Func<StreamEntry> createEntry, int poolCapacit
     /// </summary>
     public void ReleasePool()
     {
-        foreach (StreamEntry pooled in _pool)
-        {
-            pooled.Stream.ReleasePooledMemory();
-        }
-
         _pool.Clear();
         _pool.TrimExcess();
         if (_entries.Count == 0)
@@ -125,18 +120,20 @@ internal sealed class StreamTable(Func<StreamEntry> createEntry, int poolCapacit
         }
     }
 
+    /// <summary>The connection has ended and every handler has returned: the streams still in the table give back their memory.</summary>
+    public void ReleaseEntriesMemory()
+    {
+        foreach (StreamEntry entry in _entries.Values)
+        {
+            entry.Stream.ReleaseResponseMemory();
+        }
+    }
+
     /// <summary>Drops a closed entry that nothing uses any more and pools it for another stream.</summary>
     public void Recycle(StreamEntry stream)
     {
         _entries.Remove(stream.StreamId);
         stream.Recycle();
-        // A busy connection's next stream reuses what this one kept; a quiet one gives it back now, or every connection
-        // that served a request would hold a block until it goes idle, and the memory pool would grow to match.
-        if (_entries.Count == 0 || _pool.Count >= poolCapacity)
-        {
-            stream.Stream.ReleasePooledMemory();
-        }
-
         if (_pool.Count < poolCapacity)
         {
             _pool.Push(stream);

@@ -583,6 +583,6 @@ internal sealed partial class Http2Connection
 
         _messages.Writer.TryComplete();
         _reads.CancelPendingRead();
-        _streams.ReleasePool();
+        _streams.ReleaseEntriesMemory();
     }
 }

@@ -36,8 +36,8 @@ internal partial class Http2Stream
         _featureRevision++;
     }
 
-    /// <summary>The stream object leaves the connection's pool: what it kept for its next use goes back to the memory pool.</summary>
-    public void ReleasePooledMemory() => _responseBuffer.ReleaseBlock();
+    /// <summary>The connection ended with the stream still in its table, its handler returned: its response block goes back to the pool.</summary>
+    public void ReleaseResponseMemory() => _responseBuffer.ReleaseBlock();
 
     private void CompleteAndResetPipes()
     {

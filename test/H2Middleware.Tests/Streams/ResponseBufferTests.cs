@@ -232,22 +232,60 @@ public class ResponseBufferTests
         }
     }
     [Fact]
-    public async Task TheBlockIsKeptForTheNextBodyAndGivenBackWhenReleased()
+    public async Task EachBodyRentsOneBlockAndTheRecycledBufferGivesItBack()
     {
         var pool = new CountingPool();
         var buffer = new ResponseBuffer(NewPipe(), pool);
         for (int body = 0; body < 3; body++)
         {
             buffer.TryWriteInline(Bytes(10, seed: body));
+            buffer.TryWriteInline(Bytes(10, seed: body + 1));
             await buffer.FlushAsync(abandoned: false, CancellationToken.None);
             buffer.CompleteWriting();
-            Assert.Equal(Bytes(10, seed: body), Drain(buffer).Data);
+            Assert.Equal([.. Bytes(10, seed: body), .. Bytes(10, seed: body + 1)], Drain(buffer).Data);
+            Assert.Equal(1, pool.Outstanding);
             buffer.Reset();
+            Assert.Equal(0, pool.Outstanding);
         }
 
-        Assert.Equal(1, pool.Outstanding);
         buffer.ReleaseBlock();
         Assert.Equal(0, pool.Outstanding);
+    }
+
+    [Fact]
+    public void AnEmptyWriteRentsNothing()
+    {
+        var pool = new CountingPool();
+        var buffer = new ResponseBuffer(NewPipe(), pool);
+        Assert.False(buffer.TryWriteInline(ReadOnlySpan<byte>.Empty));
+        Assert.Equal(0, pool.Outstanding);
+    }
+
+    [Fact]
+    public async Task ACancelledFlushIsReportedOnceWhileTheBodyIsInTheArray()
+    {
+        var buffer = new ResponseBuffer(NewPipe(), MemoryPool<byte>.Shared);
+        buffer.TryWriteInline(Bytes(10));
+        buffer.CancelPendingFlush();
+
+        Assert.True((await buffer.FlushAsync(abandoned: false, CancellationToken.None)).IsCanceled);
+        Assert.False((await buffer.FlushAsync(abandoned: false, CancellationToken.None)).IsCanceled);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => buffer.FlushAsync(abandoned: false, new CancellationToken(canceled: true)).AsTask());
+    }
+
+    [Fact]
+    public async Task NothingIsWrittenOrPublishedAfterTheBodyCompleted()
+    {
+        var buffer = new ResponseBuffer(NewPipe(), MemoryPool<byte>.Shared);
+        buffer.TryWriteInline(Bytes(10));
+        buffer.GetSpan(5);
+        buffer.CompleteWriting();
+
+        Assert.Throws<InvalidOperationException>(() => buffer.Advance(5));
+        Assert.True((await buffer.FlushAsync(abandoned: false, CancellationToken.None)).IsCompleted);
+        (byte[] data, bool completed) = Drain(buffer);
+        Assert.Equal(Bytes(10), data);
+        Assert.True(completed);
     }
 
     /// <summary>Array blocks, counted: how many are rented and not yet given back (the probe block made at construction included).</summary>
