@@ -36,7 +36,8 @@ internal partial class Http2Stream : IThreadPoolWorkItem
             pauseWriterThreshold: port.Options.MaxResponseBufferSizePerStream,
             resumeWriterThreshold: port.Options.MaxResponseBufferSizePerStream / 2,
             useSynchronizationContext: false)), memoryPool);
-        _requestBodyReader = new RequestBodyReader(this, _requestPipe.Reader);
+        _wholeRequestBody = new WholeRequestBody(memoryPool);
+        _requestBodyReader = new RequestBodyReader(this, _requestPipe.Reader, _wholeRequestBody);
         _requestBodyStream = new RequestBodyStream(this, _requestBodyReader);
         _responseBodyWriter = new ResponseBodyWriter(this, _responseBuffer);
         _responseBodyStream = new ResponseBodyStream(this, _responseBodyWriter);
@@ -90,7 +91,7 @@ internal partial class Http2Stream : IThreadPoolWorkItem
     /// <summary>Called on the serve loop when the stream ends abnormally: wakes the handler's pending reads and writes.</summary>
     public void Abort(Http2ErrorCode errorCode)
     {
-        if (!RequestBodyAbsent)
+        if (RequestPipeInUse)
         {
             _requestPipe.Writer.Complete(new IOException($"The HTTP/2 stream was reset ({errorCode})."));
         }

@@ -10,22 +10,35 @@ namespace H2Middleware.Streams;
 /// The handler's view of the request body. How far the handler has consumed and examined the body is reported to the
 /// serve loop, which gives the flow-control window back to the client (the seed's <c>noteBodyRead</c>). The body size limit is
 /// enforced here, as the handler reads, because the handler may change it until its first read; what is buffered
-/// before then is bounded by the stream's flow-control window.
+/// before then is bounded by the stream's flow-control window. A body that is absent, or arrived whole before the
+/// handler's first use of the reader (<see cref="WholeRequestBody"/>), is read from memory: complete at once, with
+/// nothing to report back.
 /// </summary>
 internal sealed class RequestBodyReader : PipeReader
 {
     private readonly Http2Stream _stream;
     private readonly PipeReader _inner;
+    private readonly WholeRequestBody _wholeBody;
+    private BodySource _source;
+    private ReadOnlySequence<byte> _inMemory;
     private ReadOnlySequence<byte> _lastRead;
     private long _consumed;
     private long _examined;
     private bool _completed;
-    private bool _noBodyReadCanceled;
+    private bool _inMemoryReadCanceled;
 
-    public RequestBodyReader(Http2Stream stream, PipeReader inner)
+    public RequestBodyReader(Http2Stream stream, PipeReader inner, WholeRequestBody wholeBody)
     {
         _stream = stream;
         _inner = inner;
+        _wholeBody = wholeBody;
+    }
+
+    private enum BodySource : byte
+    {
+        Undecided,
+        Pipe,
+        Memory,
     }
 
     public bool HasStartedReading { get; private set; }
@@ -33,22 +46,24 @@ internal sealed class RequestBodyReader : PipeReader
     /// <summary>Readies the reader for the next stream that reuses it.</summary>
     public void Reset()
     {
+        _source = BodySource.Undecided;
+        _inMemory = default;
         _lastRead = default;
         _consumed = 0;
         _examined = 0;
         _completed = false;
-        _noBodyReadCanceled = false;
+        _inMemoryReadCanceled = false;
         HasStartedReading = false;
     }
 
     public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
     {
         StartReading();
-        if (_stream.RequestBodyAbsent)
+        if (IsInMemory)
         {
             return cancellationToken.IsCancellationRequested
                 ? ValueTask.FromCanceled<ReadResult>(cancellationToken)
-                : new ValueTask<ReadResult>(NoBody());
+                : new ValueTask<ReadResult>(ReadInMemory());
         }
 
         ValueTask<ReadResult> read = _inner.ReadAsync(cancellationToken);
@@ -65,15 +80,49 @@ internal sealed class RequestBodyReader : PipeReader
 
     private ReadResult OnRead(ReadResult result)
     {
-        _lastRead = result.Buffer;
-        if (_stream.MaxRequestBodySize is { } limit && _consumed + result.Buffer.Length > limit)
+        if (IsOverLimit(result.Buffer))
         {
             _inner.AdvanceTo(result.Buffer.Start);
-            _lastRead = default;
-            throw TooLarge(limit);
+            throw TooLarge(_stream.MaxRequestBodySize!.Value);
         }
 
+        _lastRead = result.Buffer;
         return result;
+    }
+
+    private bool IsOverLimit(in ReadOnlySequence<byte> buffer) =>
+        _stream.MaxRequestBodySize is { } limit && _consumed + buffer.Length > limit;
+
+    /// <summary>Whether the body is read from memory, decided at the reader's first use.</summary>
+    private bool IsInMemory
+    {
+        get
+        {
+            if (_source == BodySource.Undecided)
+            {
+                ChooseSource();
+            }
+
+            return _source == BodySource.Memory;
+        }
+    }
+
+    private void ChooseSource()
+    {
+        if (_stream.RequestBodyAbsent)
+        {
+            _source = BodySource.Memory;
+            _inMemory = ReadOnlySequence<byte>.Empty;
+        }
+        else if (_wholeBody.TryClaim(out ReadOnlySequence<byte> body))
+        {
+            _source = BodySource.Memory;
+            _inMemory = body;
+        }
+        else
+        {
+            _source = BodySource.Pipe;
+        }
     }
 
     private static BadHttpRequestException TooLarge(long limit) =>
@@ -82,9 +131,9 @@ internal sealed class RequestBodyReader : PipeReader
     public override bool TryRead(out ReadResult result)
     {
         StartReading();
-        if (_stream.RequestBodyAbsent)
+        if (IsInMemory)
         {
-            result = NoBody();
+            result = ReadInMemory();
             return true;
         }
 
@@ -101,8 +150,15 @@ internal sealed class RequestBodyReader : PipeReader
 
     public override void AdvanceTo(SequencePosition consumed, SequencePosition examined)
     {
-        if (_stream.RequestBodyAbsent)
+        if (IsInMemory)
         {
+            if (!_lastRead.IsEmpty)
+            {
+                _consumed += _lastRead.Slice(_lastRead.Start, consumed).Length;
+                _inMemory = _lastRead.Slice(consumed);
+                _lastRead = default;
+            }
+
             return;
         }
 
@@ -121,21 +177,27 @@ internal sealed class RequestBodyReader : PipeReader
 
     public override void CancelPendingRead()
     {
-        if (_stream.RequestBodyAbsent)
+        if (IsInMemory)
         {
-            _noBodyReadCanceled = true;
+            _inMemoryReadCanceled = true;
             return;
         }
 
         _inner.CancelPendingRead();
     }
 
-    /// <summary>What a read of an absent body returns: the end at once (marked canceled once, if a cancel came first).</summary>
-    private ReadResult NoBody()
+    /// <summary>What a read of a body in memory returns: what is left of it, complete (marked canceled once, if a cancel came first).</summary>
+    private ReadResult ReadInMemory()
     {
-        bool canceled = _noBodyReadCanceled;
-        _noBodyReadCanceled = false;
-        return new ReadResult(ReadOnlySequence<byte>.Empty, canceled, isCompleted: true);
+        if (IsOverLimit(_inMemory))
+        {
+            throw TooLarge(_stream.MaxRequestBodySize!.Value);
+        }
+
+        bool canceled = _inMemoryReadCanceled;
+        _inMemoryReadCanceled = false;
+        _lastRead = _inMemory;
+        return new ReadResult(_inMemory, canceled, isCompleted: true);
     }
 
     public override void Complete(Exception? exception = null)
@@ -146,7 +208,7 @@ internal sealed class RequestBodyReader : PipeReader
         }
 
         _completed = true;
-        if (_stream.RequestBodyAbsent)
+        if (IsInMemory)
         {
             return;
         }
