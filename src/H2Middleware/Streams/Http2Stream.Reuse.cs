@@ -41,6 +41,7 @@ internal partial class Http2Stream
     {
         _responseBuffer.ReleaseBlock();
         _wholeRequestBody.Release();
+        _requestBodyReader.Reset();
     }
 
     private void CompleteAndResetPipes()

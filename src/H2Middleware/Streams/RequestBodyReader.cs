@@ -12,20 +12,24 @@ namespace H2Middleware.Streams;
 /// enforced here, as the handler reads, because the handler may change it until its first read; what is buffered
 /// before then is bounded by the stream's flow-control window. A body that is absent, or arrived whole before the
 /// handler's first use of the reader (<see cref="WholeRequestBody"/>), is read from memory: complete at once, with
-/// nothing to report back.
+/// nothing to report back, and as lenient as the pipe is strict about an AdvanceTo without a read. The handler's calls
+/// come one at a time (the PipeReader contract), except <see cref="CancelPendingRead"/>, which may come from any
+/// thread (a RequestAborted callback, say): it never chooses the source, and a cancel that comes before the choice
+/// is handed to whichever source is chosen, exactly once.
 /// </summary>
 internal sealed class RequestBodyReader : PipeReader
 {
     private readonly Http2Stream _stream;
     private readonly PipeReader _inner;
     private readonly WholeRequestBody _wholeBody;
-    private BodySource _source;
+    private int _source;
+    private int _cancelBeforeSource;
     private ReadOnlySequence<byte> _inMemory;
     private ReadOnlySequence<byte> _lastRead;
     private long _consumed;
     private long _examined;
     private bool _completed;
-    private bool _inMemoryReadCanceled;
+    private int _inMemoryReadCanceled;
 
     public RequestBodyReader(Http2Stream stream, PipeReader inner, WholeRequestBody wholeBody)
     {
@@ -34,25 +38,23 @@ internal sealed class RequestBodyReader : PipeReader
         _wholeBody = wholeBody;
     }
 
-    private enum BodySource : byte
-    {
-        Undecided,
-        Pipe,
-        Memory,
-    }
+    private const int Undecided = 0;
+    private const int FromPipe = 1;
+    private const int FromMemory = 2;
 
     public bool HasStartedReading { get; private set; }
 
     /// <summary>Readies the reader for the next stream that reuses it.</summary>
     public void Reset()
     {
-        _source = BodySource.Undecided;
+        _source = Undecided;
+        _cancelBeforeSource = 0;
         _inMemory = default;
         _lastRead = default;
         _consumed = 0;
         _examined = 0;
         _completed = false;
-        _inMemoryReadCanceled = false;
+        _inMemoryReadCanceled = 0;
         HasStartedReading = false;
     }
 
@@ -98,30 +100,44 @@ internal sealed class RequestBodyReader : PipeReader
     {
         get
         {
-            if (_source == BodySource.Undecided)
+            if (_source == Undecided)
             {
                 ChooseSource();
             }
 
-            return _source == BodySource.Memory;
+            return _source == FromMemory;
         }
     }
 
+    /// <summary>On the handler's side, at its first call other than a cancel.</summary>
     private void ChooseSource()
     {
-        if (_stream.RequestBodyAbsent)
+        ReadOnlySequence<byte> body = ReadOnlySequence<byte>.Empty;
+        bool inMemory = _stream.RequestBodyAbsent || _wholeBody.TryClaim(out body);
+        _inMemory = body;
+        Volatile.Write(ref _source, inMemory ? FromMemory : FromPipe);
+        Interlocked.MemoryBarrier();
+        TakeCancelBeforeSource();
+    }
+
+    /// <summary>A cancel that came before the source was chosen goes to it; whichever thread takes the flag hands it on.</summary>
+    private void TakeCancelBeforeSource()
+    {
+        if (Interlocked.Exchange(ref _cancelBeforeSource, 0) == 1)
         {
-            _source = BodySource.Memory;
-            _inMemory = ReadOnlySequence<byte>.Empty;
+            CancelPendingReadOf(Volatile.Read(ref _source));
         }
-        else if (_wholeBody.TryClaim(out ReadOnlySequence<byte> body))
+    }
+
+    private void CancelPendingReadOf(int source)
+    {
+        if (source == FromMemory)
         {
-            _source = BodySource.Memory;
-            _inMemory = body;
+            Volatile.Write(ref _inMemoryReadCanceled, 1);
         }
         else
         {
-            _source = BodySource.Pipe;
+            _inner.CancelPendingRead();
         }
     }
 
@@ -177,13 +193,19 @@ internal sealed class RequestBodyReader : PipeReader
 
     public override void CancelPendingRead()
     {
-        if (IsInMemory)
+        int source = Volatile.Read(ref _source);
+        if (source != Undecided)
         {
-            _inMemoryReadCanceled = true;
+            CancelPendingReadOf(source);
             return;
         }
 
-        _inner.CancelPendingRead();
+        Volatile.Write(ref _cancelBeforeSource, 1);
+        Interlocked.MemoryBarrier();
+        if (Volatile.Read(ref _source) != Undecided)
+        {
+            TakeCancelBeforeSource();
+        }
     }
 
     /// <summary>What a read of a body in memory returns: what is left of it, complete (marked canceled once, if a cancel came first).</summary>
@@ -194,8 +216,7 @@ internal sealed class RequestBodyReader : PipeReader
             throw TooLarge(_stream.MaxRequestBodySize!.Value);
         }
 
-        bool canceled = _inMemoryReadCanceled;
-        _inMemoryReadCanceled = false;
+        bool canceled = Interlocked.Exchange(ref _inMemoryReadCanceled, 0) == 1;
         _lastRead = _inMemory;
         return new ReadResult(_inMemory, canceled, isCompleted: true);
     }

@@ -13,6 +13,9 @@ namespace H2Middleware.Streams;
 /// </summary>
 internal sealed class WholeRequestBody(MemoryPool<byte> pool)
 {
+    /// <summary>One block of Kestrel's pool: with any pool, at most this much per stream is held outside the connection window.</summary>
+    private readonly int _maxLength = Math.Min(4096, pool.MaxBufferSize);
+
     private const int Undecided = 0;
     private const int ThroughPipe = 1;
     private const int InBlock = 2;
@@ -30,7 +33,7 @@ internal sealed class WholeRequestBody(MemoryPool<byte> pool)
     /// </summary>
     public bool TryTake(in ReadOnlySequence<byte> body)
     {
-        if (Volatile.Read(ref _route) != Undecided || body.IsEmpty || body.Length > pool.MaxBufferSize)
+        if (Volatile.Read(ref _route) != Undecided || body.IsEmpty || body.Length > _maxLength)
         {
             return false;
         }

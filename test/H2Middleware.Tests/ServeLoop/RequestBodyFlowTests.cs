@@ -61,6 +61,37 @@ public class RequestBodyFlowTests
     }
 
     [Fact]
+    public void AWholeBodyGivesItsConnectionWindowBackAtOnce()
+    {
+        (RequestBodyFlow flow, ControlFrameQueue frames, StreamEntry stream) = Start();
+        Assert.True(flow.ConnectionWindow.TryReceive(600));
+        Assert.True(stream.ReceiveWindow.TryReceive(600));
+
+        Assert.True(flow.Deliver(stream, new ReadOnlySequence<byte>(new byte[600]), 600, endStream: true));
+
+        // Nothing on the stream, which takes no more DATA; nothing more when the handler ends without reading.
+        Assert.Equal([(0, 600L)], WindowUpdates(frames));
+        flow.StopReceiving(stream);
+        flow.ReturnConnectionWindow(500);
+        Assert.Equal([(0, 500L)], WindowUpdates(frames));
+    }
+
+    [Fact]
+    public void AWholeBodyWithPaddingGivesBackEveryFlowControlledByte()
+    {
+        (RequestBodyFlow flow, ControlFrameQueue frames, StreamEntry stream) = Start();
+        Assert.True(flow.ConnectionWindow.TryReceive(600));
+        Assert.True(stream.ReceiveWindow.TryReceive(600));
+
+        Assert.True(flow.Deliver(stream, new ReadOnlySequence<byte>(new byte[100]), flowControlled: 600, endStream: true));
+        Assert.Equal([(0, 500L)], WindowUpdates(frames));
+
+        // The body's 100 bytes are freed too: 400 more make the next update due with them.
+        flow.ReturnConnectionWindow(400);
+        Assert.Equal([(0, 500L)], WindowUpdates(frames));
+    }
+
+    [Fact]
     public void PastTheBufferLimitOnlyConsumedBytesAreRefunded()
     {
         (RequestBodyFlow flow, ControlFrameQueue frames, StreamEntry stream) = Start(maxBuffered: 100);

@@ -106,9 +106,9 @@ public class WholeRequestBodyDeliveryTests
             PipeReader reader = context.Request.BodyReader;
             ReadResult first = await reader.ReadAsync();
             bool completeAtOnce = first.IsCompleted && first.Buffer.Length == body.Length;
+            var text = new StringBuilder(Encoding.UTF8.GetString(first.Buffer.Slice(0, 10)));
             // Consume ten bytes, examine the rest: the next read starts after the ten.
             reader.AdvanceTo(first.Buffer.GetPosition(10), first.Buffer.End);
-            var text = new StringBuilder(Encoding.UTF8.GetString(first.Buffer.Slice(0, 10)));
             byte[] small = new byte[7];
             int read;
             while ((read = await context.Request.Body.ReadAsync(small)) > 0)
@@ -174,12 +174,82 @@ public class WholeRequestBodyDeliveryTests
     }
 
     [Fact]
+    public async Task AWholeBodyShorterThanItsContentLengthIsAMalformedRequest()
+    {
+        var readFailure = new TaskCompletionSource<Exception?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var client = await Http2TestClient.ConnectAsync(async context =>
+        {
+            try
+            {
+                await ReadBodyAsync(context.Request.BodyReader);
+                readFailure.SetResult(null);
+            }
+            catch (Exception e)
+            {
+                readFailure.SetResult(e);
+            }
+        });
+
+        await client.SendAsync(w =>
+        {
+            Http2FrameWriter.WriteHeaders(w, 1, client.EncodeHeaderBlock(Http2TestClient.RequestHeaders("POST", "/", ("content-length", "20"))), endStream: false, client.MaxFrameSize);
+            Http2FrameWriter.WriteData(w, 1, new byte[10], endStream: true);
+        });
+
+        // RFC 9113 §8.1.1: a content-length that does not match the DATA is malformed, a PROTOCOL_ERROR stream error.
+        await client.ExpectRstStreamAsync(1, Http2ErrorCode.ProtocolError);
+        Assert.IsType<IOException>(await readFailure.Task.WaitAsync(TimeSpan.FromSeconds(10)));
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task ACancelBeforeTheFirstReadIsReportedOnceWhicheverWayTheBodyComes(bool whole)
+    {
+        var canceled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var bodySent = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var client = await Http2TestClient.ConnectAsync(async context =>
+        {
+            context.Request.BodyReader.CancelPendingRead();
+            canceled.SetResult();
+            await bodySent.Task;
+            ReadResult first = await context.Request.BodyReader.ReadAsync();
+            context.Request.BodyReader.AdvanceTo(first.Buffer.Start);
+            string rest = await ReadBodyAsync(context.Request.BodyReader);
+            await context.Response.WriteAsync($"{first.IsCanceled} {rest}");
+        });
+
+        if (whole)
+        {
+            await SendWholePostAsync(client, 1, Encoding.UTF8.GetBytes("body"));
+            await canceled.Task;
+        }
+        else
+        {
+            // In two frames: the first has no END_STREAM, so the body goes through the pipe.
+            await client.SendPostAsync(1);
+            await canceled.Task;
+            await client.SendDataAsync(1, "bo", endStream: false);
+            await client.SendDataAsync(1, "dy", endStream: true);
+        }
+
+        await WaitForLoopAsync(client, 3);
+        bodySent.SetResult();
+        Assert.Equal("True body", (await client.ReadResponseAsync(1)).BodyText);
+    }
+
+    [Fact]
     public async Task AWholeBodysBlockGoesBackToThePoolWithItsStream()
     {
         var pool = new CountingMemoryPool(maxBufferSize: 4096);
+        var bodyTaken = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         // A clock that stands still: the connection never counts as idle, so only the recycling can give blocks back.
         await using var client = Http2TestClient.Start(
-            async context => await context.Response.WriteAsync((await ReadBodyAsync(context.Request.BodyReader)).Length.ToString()),
+            async context =>
+            {
+                await bodyTaken.Task;
+                await context.Response.WriteAsync((await ReadBodyAsync(context.Request.BodyReader)).Length.ToString());
+            },
             o => o.TimeProvider = new FakeTimeProvider(),
             memoryPool: pool);
         await client.HandshakeAsync();
@@ -188,6 +258,10 @@ public class WholeRequestBodyDeliveryTests
         for (int streamId = 1; streamId <= 5; streamId += 2)
         {
             await SendWholePostAsync(client, streamId, new byte[1000]);
+            await WaitForLoopAsync(client, (ulong)streamId);
+            // The block is rented (the body went around the pipe) until the stream is recycled.
+            Assert.True(pool.OutstandingBytes >= beforeRequests + 1000, $"stream {streamId}'s body is not in a block");
+            bodyTaken.TrySetResult();
             Assert.Equal("1000", (await client.ReadResponseAsync(streamId)).BodyText);
             Assert.True(
                 SpinWait.SpinUntil(() => pool.OutstandingBytes <= beforeRequests, TimeSpan.FromSeconds(10)),
