@@ -233,7 +233,7 @@ internal sealed partial class Http2Connection
             return;
         }
 
-        if (!_requestBodies.Deliver(stream, frame.Payload, flowControlled, frame.EndStream))
+        if (!_requestBodies.Deliver(stream, frame.Payload, flowControlled))
         {
             _coordinator.Reject(stream, Http2ErrorCode.ProtocolError, ConnectionEndReason.InvalidContentLength, "more request body than content-length");
         }

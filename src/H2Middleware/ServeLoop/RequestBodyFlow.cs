@@ -45,11 +45,8 @@ internal sealed class RequestBodyFlow(
         }
     }
 
-    /// <summary>
-    /// Writes a DATA frame's payload to the stream's request pipe, or hands a whole body (the first DATA, with
-    /// END_STREAM) to the stream around the pipe; false when it goes past the declared content-length.
-    /// </summary>
-    public bool Deliver(StreamEntry stream, in ReadOnlySequence<byte> data, int flowControlled, bool endStream)
+    /// <summary>Writes a DATA frame's payload to the stream's request pipe; false when it goes past the declared content-length.</summary>
+    public bool Deliver(StreamEntry stream, in ReadOnlySequence<byte> data, int flowControlled)
     {
         // Only a window the client has half used, on a stream whose handler reads, can be what holds the client back.
         bool windowMayLimit = stream.RequestBodyReleased > 0 && (ConnectionWindow.IsHalfUsed || stream.ReceiveWindow.IsHalfUsed);
@@ -82,16 +79,6 @@ internal sealed class RequestBodyFlow(
             // The frame is refused with its stream: its bytes will never be read, so the connection gets them back.
             ReturnConnectionWindow((int)data.Length);
             return false;
-        }
-
-        if (endStream && stream.RequestBodyReceived == data.Length && (stream.Stream.DeclaredContentLength ?? data.Length) == data.Length
-            && stream.Stream.TryTakeWholeRequestBody(data))
-        {
-            // The stream takes no more DATA and its handler reports nothing back: the connection's window returns now.
-            stream.RequestBodyDelivered = data.Length;
-            stream.RequestBodyReleased = data.Length;
-            ReturnConnectionWindow((int)data.Length);
-            return true;
         }
 
         PipeWriter body = stream.Stream.RequestBodyWriter;

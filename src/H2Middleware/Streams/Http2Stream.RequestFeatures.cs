@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
 using Microsoft.AspNetCore.Http;
@@ -18,7 +17,6 @@ internal partial class Http2Stream :
 {
     private readonly Pipe _requestPipe;
     private readonly RequestBodyReader _requestBodyReader;
-    private readonly WholeRequestBody _wholeRequestBody;
     private readonly RequestBodyStream _requestBodyStream;
     private Stream? _replacedRequestBody;
     private PipeReader? _replacedRequestBodyReader;
@@ -137,12 +135,6 @@ internal partial class Http2Stream :
 
     public PipeWriter RequestBodyWriter => _requestPipe.Writer;
 
-    /// <summary>Called on the serve loop for a body that arrived whole in its first DATA frame: true if it went around the request pipe.</summary>
-    public bool TryTakeWholeRequestBody(in ReadOnlySequence<byte> body) => _wholeRequestBody.TryTake(body);
-
-    /// <summary>On the serve loop: whether the body goes through the request pipe (not absent, not taken whole).</summary>
-    private bool RequestPipeInUse => !RequestBodyAbsent && !_wholeRequestBody.IsTaken;
-
     private void InitializeConnectionFeature()
     {
         IHttpConnectionFeature feature = this;
@@ -206,7 +198,7 @@ internal partial class Http2Stream :
     public void CompleteRequestBody()
     {
         _requestBodyComplete = true;
-        if (RequestPipeInUse)
+        if (!RequestBodyAbsent)
         {
             _requestPipe.Writer.Complete();
         }

@@ -36,24 +36,18 @@ internal partial class Http2Stream
         _featureRevision++;
     }
 
-    /// <summary>The connection ended with the stream still in its table, its handler returned: its body blocks go back to the pool.</summary>
-    public void ReleaseBodyMemory()
-    {
-        _responseBuffer.ReleaseBlock();
-        _wholeRequestBody.Release();
-        _requestBodyReader.Reset();
-    }
+    /// <summary>The connection ended with the stream still in its table, its handler returned: its response block goes back to the pool.</summary>
+    public void ReleaseResponseMemory() => _responseBuffer.ReleaseBlock();
 
     private void CompleteAndResetPipes()
     {
-        if (RequestPipeInUse)
+        if (!RequestBodyAbsent)
         {
             _requestPipe.Reader.Complete();
             _requestPipe.Writer.Complete();
             _requestPipe.Reset();
         }
 
-        _wholeRequestBody.Reset();
         _responseBuffer.Reset();
         _requestBodyReader.Reset();
     }

@@ -36,8 +36,7 @@ internal partial class Http2Stream : IThreadPoolWorkItem
             pauseWriterThreshold: port.Options.MaxResponseBufferSizePerStream,
             resumeWriterThreshold: port.Options.MaxResponseBufferSizePerStream / 2,
             useSynchronizationContext: false)), memoryPool);
-        _wholeRequestBody = new WholeRequestBody(memoryPool);
-        _requestBodyReader = new RequestBodyReader(this, _requestPipe.Reader, _wholeRequestBody);
+        _requestBodyReader = new RequestBodyReader(this, _requestPipe.Reader);
         _requestBodyStream = new RequestBodyStream(this, _requestBodyReader);
         _responseBodyWriter = new ResponseBodyWriter(this, _responseBuffer);
         _responseBodyStream = new ResponseBodyStream(this, _responseBodyWriter);
@@ -91,7 +90,7 @@ internal partial class Http2Stream : IThreadPoolWorkItem
     /// <summary>Called on the serve loop when the stream ends abnormally: wakes the handler's pending reads and writes.</summary>
     public void Abort(Http2ErrorCode errorCode)
     {
-        if (RequestPipeInUse)
+        if (!RequestBodyAbsent)
         {
             _requestPipe.Writer.Complete(new IOException($"The HTTP/2 stream was reset ({errorCode})."));
         }

@@ -38,7 +38,7 @@ public class RequestBodyFlowTests
         (RequestBodyFlow flow, ControlFrameQueue frames, StreamEntry stream) = Start();
         Assert.True(flow.ConnectionWindow.TryReceive(600));
         Assert.True(stream.ReceiveWindow.TryReceive(600));
-        Assert.True(flow.Deliver(stream, new ReadOnlySequence<byte>(new byte[600]), 600, endStream: false));
+        Assert.True(flow.Deliver(stream, new ReadOnlySequence<byte>(new byte[600]), 600));
 
         flow.OnConsumed(stream, consumed: 300, examined: 300);
         flow.SendUpdateIfDue(stream);
@@ -55,40 +55,9 @@ public class RequestBodyFlowTests
         flow.ConnectionWindow.TryReceive(600);
         stream.ReceiveWindow.TryReceive(600);
 
-        Assert.True(flow.Deliver(stream, new ReadOnlySequence<byte>(new byte[10]), flowControlled: 600, endStream: false));
+        Assert.True(flow.Deliver(stream, new ReadOnlySequence<byte>(new byte[10]), flowControlled: 600));
         Assert.Contains((0, 590L), WindowUpdates(frames));
         Assert.Equal(10, stream.RequestBodyDelivered);
-    }
-
-    [Fact]
-    public void AWholeBodyGivesItsConnectionWindowBackAtOnce()
-    {
-        (RequestBodyFlow flow, ControlFrameQueue frames, StreamEntry stream) = Start();
-        Assert.True(flow.ConnectionWindow.TryReceive(600));
-        Assert.True(stream.ReceiveWindow.TryReceive(600));
-
-        Assert.True(flow.Deliver(stream, new ReadOnlySequence<byte>(new byte[600]), 600, endStream: true));
-
-        // Nothing on the stream, which takes no more DATA; nothing more when the handler ends without reading.
-        Assert.Equal([(0, 600L)], WindowUpdates(frames));
-        flow.StopReceiving(stream);
-        flow.ReturnConnectionWindow(500);
-        Assert.Equal([(0, 500L)], WindowUpdates(frames));
-    }
-
-    [Fact]
-    public void AWholeBodyWithPaddingGivesBackEveryFlowControlledByte()
-    {
-        (RequestBodyFlow flow, ControlFrameQueue frames, StreamEntry stream) = Start();
-        Assert.True(flow.ConnectionWindow.TryReceive(600));
-        Assert.True(stream.ReceiveWindow.TryReceive(600));
-
-        Assert.True(flow.Deliver(stream, new ReadOnlySequence<byte>(new byte[100]), flowControlled: 600, endStream: true));
-        Assert.Equal([(0, 500L)], WindowUpdates(frames));
-
-        // The body's 100 bytes are freed too: 400 more make the next update due with them.
-        flow.ReturnConnectionWindow(400);
-        Assert.Equal([(0, 500L)], WindowUpdates(frames));
     }
 
     [Fact]
@@ -97,7 +66,7 @@ public class RequestBodyFlowTests
         (RequestBodyFlow flow, ControlFrameQueue frames, StreamEntry stream) = Start(maxBuffered: 100);
         flow.ConnectionWindow.TryReceive(800);
         stream.ReceiveWindow.TryReceive(800);
-        flow.Deliver(stream, new ReadOnlySequence<byte>(new byte[800]), 800, endStream: false);
+        flow.Deliver(stream, new ReadOnlySequence<byte>(new byte[800]), 800);
 
         // 750 unconsumed bytes are over the 100-byte limit: examining them all frees nothing beyond what was consumed.
         flow.OnConsumed(stream, consumed: 50, examined: 800);
@@ -112,13 +81,13 @@ public class RequestBodyFlowTests
         (RequestBodyFlow flow, ControlFrameQueue frames, StreamEntry stream) = Start();
         flow.ConnectionWindow.TryReceive(700);
         stream.ReceiveWindow.TryReceive(700);
-        flow.Deliver(stream, new ReadOnlySequence<byte>(new byte[700]), 700, endStream: false);
+        flow.Deliver(stream, new ReadOnlySequence<byte>(new byte[700]), 700);
 
         flow.StopReceiving(stream);
 
         Assert.True(stream.DiscardingRequestBody);
         Assert.Equal([(0, 700L)], WindowUpdates(frames));
-        Assert.True(flow.Deliver(stream, new ReadOnlySequence<byte>(new byte[10]), 10, endStream: false));
+        Assert.True(flow.Deliver(stream, new ReadOnlySequence<byte>(new byte[10]), 10));
         Assert.Equal(700, stream.RequestBodyDelivered);
     }
 
@@ -127,7 +96,7 @@ public class RequestBodyFlowTests
     {
         Assert.True(flow.ConnectionWindow.TryReceive(bytes));
         Assert.True(stream.ReceiveWindow.TryReceive(bytes));
-        Assert.True(flow.Deliver(stream, new ReadOnlySequence<byte>(new byte[bytes]), bytes, endStream: false));
+        Assert.True(flow.Deliver(stream, new ReadOnlySequence<byte>(new byte[bytes]), bytes));
         flow.SendUpdateIfDue(stream);
     }
 

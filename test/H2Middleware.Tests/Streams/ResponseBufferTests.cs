@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using H2Middleware.Streams;
-using H2Middleware.Tests.ServeLoop.Harness;
 
 namespace H2Middleware.Tests.Streams;
 
@@ -316,7 +315,7 @@ public class ResponseBufferTests
     [Fact]
     public async Task WithAPoolWhoseBlocksAreNotArraysEveryBodyGoesThroughThePipe()
     {
-        var buffer = new ResponseBuffer(NewPipe(), new ManagedBlockMemoryPool());
+        var buffer = new ResponseBuffer(NewPipe(), new ManagedBlockPool());
         Assert.False(buffer.TryWriteInline(Bytes(10)));
 
         Bytes(10).CopyTo(buffer.GetSpan(10));
@@ -324,5 +323,34 @@ public class ResponseBufferTests
         await buffer.FlushAsync(abandoned: false, CancellationToken.None);
         buffer.CompleteWriting();
         Assert.Equal(Bytes(10), Drain(buffer).Data);
+    }
+
+    /// <summary>Blocks made by a MemoryManager: TryGetArray fails on them.</summary>
+    private sealed class ManagedBlockPool : MemoryPool<byte>
+    {
+        public override int MaxBufferSize => 4096;
+
+        public override IMemoryOwner<byte> Rent(int minBufferSize = -1) => new Block();
+
+        protected override void Dispose(bool disposing)
+        {
+        }
+
+        private sealed class Block : MemoryManager<byte>
+        {
+            private readonly byte[] _bytes = new byte[4096];
+
+            public override Span<byte> GetSpan() => _bytes;
+
+            public override MemoryHandle Pin(int elementIndex = 0) => throw new NotSupportedException();
+
+            public override void Unpin()
+            {
+            }
+
+            protected override void Dispose(bool disposing)
+            {
+            }
+        }
     }
 }

@@ -3,7 +3,7 @@ using System.Buffers;
 namespace H2Middleware.Tests.ServeLoop.Harness;
 
 /// <summary>A memory pool that knows how many bytes are rented and not yet returned, and the most that ever were.</summary>
-internal sealed class CountingMemoryPool(int maxBufferSize = 1024 * 1024) : MemoryPool<byte>
+internal sealed class CountingMemoryPool : MemoryPool<byte>
 {
     private long _outstanding;
     private long _peak;
@@ -12,7 +12,7 @@ internal sealed class CountingMemoryPool(int maxBufferSize = 1024 * 1024) : Memo
 
     public long PeakBytes => Interlocked.Read(ref _peak);
 
-    public override int MaxBufferSize => maxBufferSize;
+    public override int MaxBufferSize => 1024 * 1024;
 
     public override IMemoryOwner<byte> Rent(int minBufferSize = -1)
     {
