@@ -6,7 +6,8 @@
 # only when their rounds interleave. It comes from `perf stat -e task-clock` on the server (CPU time, not cycles:
 # the VM has no hardware counters), or from /proc/PID/stat (10 ms ticks) without perf.
 # Usage: build/bench-ab.sh BASE [CANDIDATE, default HEAD] [rounds, default 8] [h2load arguments and path, default
-# S1: -n 300000 -c 16 -m 100 /hello]
+# S1: -n 300000 -c 16 -m 100 /hello]. WARMUP_RUNS (default 3): runs of the measured load per build before the rounds,
+# so that its own code paths (gRPC's, say) are tier-1 too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source build/bench-lib.sh
@@ -50,7 +51,7 @@ wait_listening $((ports[0] + 1)) $((ports[1] + 1))
 # Tier-1 code on both before anything is measured (see PERFORMANCE.md, "Warm-up matters more than anything else here").
 for i in 0 1; do
   for _ in $(seq 1 10); do taskset -c 1 h2load -n 200000 -c 16 -m 100 "http://127.0.0.1:$((ports[i] + 1))/hello" >/dev/null; done
-  taskset -c 1 h2load "${load[@]}" "http://127.0.0.1:$((ports[i] + 1))$path" >/dev/null
+  for _ in $(seq 1 "${WARMUP_RUNS:-3}"); do taskset -c 1 h2load "${load[@]}" "http://127.0.0.1:$((ports[i] + 1))$path" >/dev/null; done
 done
 
 hz=$(getconf CLK_TCK)
