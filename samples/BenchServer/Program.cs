@@ -124,6 +124,9 @@ app.MapGrpcService<BenchGreeter>();
 // Bytes allocated by the whole process so far: read before and after a run to get allocations per request.
 app.MapGet("/allocated", () => GC.GetTotalAllocatedBytes(precise: true).ToString());
 
+// Methods the JIT has compiled so far, every tier: build/bench.sh warms a scenario until a run adds almost none.
+app.MapGet("/jitted", () => System.Runtime.JitInfo.GetCompiledMethodCount().ToString());
+
 // Memory held by the process: after two full blocking compacting collections (finalizers run between them, so what
 // they kept alive goes too), the bytes of live managed objects (GC.GetTotalMemory: no fragmentation, no free space
 // the GC keeps committed), the GC's heap size at that collection (live bytes plus fragmentation) and the process's
