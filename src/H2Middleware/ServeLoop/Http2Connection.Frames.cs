@@ -14,9 +14,10 @@ namespace H2Middleware.ServeLoop;
 /// </summary>
 internal sealed partial class Http2Connection
 {
-    private void StartRead()
+    /// <summary>Reads from the transport until the buffer is <paramref name="minimumLength"/> bytes long: what the frame parser needs next.</summary>
+    private void StartRead(long minimumLength = 1)
     {
-        if (!_stopReading && !_stopped && !_reads.TryStart(out Exception? error))
+        if (!_stopReading && !_stopped && !_reads.TryStart(minimumLength, out Exception? error))
         {
             Http2Log.TransportFailed(Logger, ConnectionId, "reading from the transport failed", error);
             _metrics.ConnectionLost(ConnectionEndTags.TransportFailed);
@@ -48,6 +49,8 @@ internal sealed partial class Http2Connection
             FailConnection(failure.ErrorCode, failure.Message);
         }
 
+        // Before the preface, any byte can fail a connection that does not speak HTTP/2.
+        long nextReadMinimum = _reads.PrefaceReceived ? Http2FrameReader.LengthNeededForFrame(buffer) : buffer.Length + 1;
         _reads.AdvanceTo(buffer.Start, result.Buffer.End);
         if (result.IsCompleted || result.IsCanceled)
         {
@@ -55,7 +58,7 @@ internal sealed partial class Http2Connection
             return;
         }
 
-        StartRead();
+        StartRead(nextReadMinimum);
     }
 
     private void ProcessFrames(ref ReadOnlySequence<byte> buffer)

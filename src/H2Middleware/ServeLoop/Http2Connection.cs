@@ -399,6 +399,11 @@ internal sealed partial class Http2Connection
 
     private void OnKeepAlivePingTimer()
     {
+        if (_reads.TakeBytesArrived())
+        {
+            _keepAlivePing.NoteRead();
+        }
+
         switch (_keepAlivePing.OnTimer(out TimeSpan next))
         {
             case KeepAlivePing.Step.ClientGone:

@@ -66,6 +66,51 @@ public class KeepAlivePingTests
     }
 
     [Fact]
+    public async Task AClientPartWayThroughALargeFrameIsNotPinged()
+    {
+        var time = new FakeTimeProvider();
+        FaultyTransport? transport = null;
+        await using var client = Http2TestClient.Start(
+            async context =>
+            {
+                byte[] body = await new StreamContent(context.Request.Body).ReadAsByteArrayAsync();
+                await context.Response.WriteAsync(body.Length.ToString());
+            },
+            o =>
+            {
+                o.TimeProvider = time;
+                o.KeepAlivePingDelay = Delay;
+                o.KeepAlivePingTimeout = PingTimeout;
+                // The body arrives in one frame, delivered when whole: the clock jumps well past the data rate's grace.
+                o.MinRequestBodyDataRate = null;
+            },
+            wrapTransport: inner => transport = new FaultyTransport(inner));
+        await client.HandshakeAsync();
+        await SettleAsync(client);
+        await client.SendPostAsync(1);
+
+        const int PayloadLength = 16_000;
+        byte[] frame = new byte[9 + PayloadLength];
+        frame[1] = PayloadLength >> 8;
+        frame[2] = PayloadLength & 0xFF;
+        frame[4] = (byte)Http2FrameFlags.EndStream;
+        frame[8] = 1;
+        // The frame's header and a first part reach the serve loop, which then waits for the rest of the frame.
+        await client.SendRawAsync(frame[..4_000]);
+        await transport!.Reader.WaitForExaminedAsync(client.BytesSent);
+        time.Advance(Delay / 2);
+        // More of the frame: no frame completes, so only the read pump sees these bytes.
+        await client.SendRawAsync(frame[4_000..8_000]);
+        await transport.Reader.WaitForExaminedAsync(client.BytesSent);
+
+        time.Advance(Delay / 2);
+        await Assert.ThrowsAsync<TimeoutException>(() => client.ReadFrameAsync(TimeSpan.FromMilliseconds(300)));
+
+        await client.SendRawAsync(frame[8_000..]);
+        Assert.Equal(PayloadLength.ToString(), (await client.ReadResponseAsync(1)).BodyText);
+    }
+
+    [Fact]
     public async Task NoPingIsSentByDefault()
     {
         var time = new FakeTimeProvider();

@@ -52,10 +52,14 @@ internal sealed class FaultyPipeReader(PipeReader inner) : PipeReader
     private ReadOnlySequence<byte> _lastBuffer;
     private bool _lastWasFabricated;
     private long _consumed;
+    private long _examined;
     private int _faultsDelivered;
 
     /// <summary>How many bytes the engine has consumed (AdvanceTo) so far, preface included.</summary>
     public long BytesConsumed => Interlocked.Read(ref _consumed);
+
+    /// <summary>How many bytes the engine has looked at (AdvanceTo's examined) so far, preface included.</summary>
+    public long BytesExamined => Interlocked.Read(ref _examined);
 
     /// <summary>How many reads have seen the injected fault.</summary>
     public int FaultsDelivered => Volatile.Read(ref _faultsDelivered);
@@ -71,10 +75,15 @@ internal sealed class FaultyPipeReader(PipeReader inner) : PipeReader
     }
 
     /// <summary>Waits until the engine has consumed at least <paramref name="bytes"/> bytes, i.e. processed everything sent up to there.</summary>
-    public async Task WaitForConsumedAsync(long bytes, TimeSpan? timeout = null)
+    public Task WaitForConsumedAsync(long bytes, TimeSpan? timeout = null) => WaitForAsync(() => BytesConsumed, bytes, "consumed", timeout);
+
+    /// <summary>Waits until the engine has looked at least <paramref name="bytes"/> bytes, whether or not it could use them yet.</summary>
+    public Task WaitForExaminedAsync(long bytes, TimeSpan? timeout = null) => WaitForAsync(() => BytesExamined, bytes, "examined", timeout);
+
+    private static async Task WaitForAsync(Func<long> count, long bytes, string what, TimeSpan? timeout)
     {
         using var deadline = new CancellationTokenSource(timeout ?? Http2TestClient.DefaultTimeout);
-        while (BytesConsumed < bytes)
+        while (count() < bytes)
         {
             try
             {
@@ -82,7 +91,7 @@ internal sealed class FaultyPipeReader(PipeReader inner) : PipeReader
             }
             catch (OperationCanceledException)
             {
-                throw new TimeoutException($"The engine consumed {BytesConsumed} of {bytes} bytes in time.");
+                throw new TimeoutException($"The engine {what} {count()} of {bytes} bytes in time.");
             }
         }
     }
@@ -168,9 +177,11 @@ internal sealed class FaultyPipeReader(PipeReader inner) : PipeReader
         }
 
         long bytes = _lastBuffer.Slice(_lastBuffer.Start, consumed).Length;
+        long examinedTotal = BytesConsumed + _lastBuffer.Slice(_lastBuffer.Start, examined).Length;
         _lastBuffer = default;
         inner.AdvanceTo(consumed, examined);
         Interlocked.Add(ref _consumed, bytes);
+        Interlocked.Exchange(ref _examined, Math.Max(BytesExamined, examinedTotal));
     }
 
     public override void CancelPendingRead() => inner.CancelPendingRead();
