@@ -12,10 +12,6 @@ internal static class Http2FrameReader
 {
     private const uint ReservedBitMask = 0x7FFF_FFFF;
 
-    /// <summary>How long <paramref name="buffer"/> must be for its first frame to be complete (its header first).</summary>
-    public static long LengthNeededForFrame(in ReadOnlySequence<byte> buffer) =>
-        buffer.Length < Http2FrameHeader.Size ? Http2FrameHeader.Size : Http2FrameHeader.Size + ReadHeader(buffer).PayloadLength;
-
     public static Http2FrameReadStatus TryReadFrame(ref ReadOnlySequence<byte> buffer, int maxFrameSize, out Http2Frame frame, out Http2FrameError error)
     {
         frame = default;

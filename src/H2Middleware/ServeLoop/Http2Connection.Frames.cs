@@ -14,10 +14,9 @@ namespace H2Middleware.ServeLoop;
 /// </summary>
 internal sealed partial class Http2Connection
 {
-    /// <summary>Reads from the transport until the buffer is <paramref name="minimumLength"/> bytes long: what the frame parser needs next.</summary>
-    private void StartRead(long minimumLength = 1)
+    private void StartRead()
     {
-        if (!_stopReading && !_stopped && !_reads.TryStart(minimumLength, out Exception? error))
+        if (!_stopReading && !_stopped && !_reads.TryStart(out Exception? error))
         {
             Http2Log.TransportFailed(Logger, ConnectionId, "reading from the transport failed", error);
             _metrics.ConnectionLost(ConnectionEndTags.TransportFailed);
@@ -49,8 +48,6 @@ internal sealed partial class Http2Connection
             FailConnection(failure.ErrorCode, failure.Message);
         }
 
-        // Before the preface, any byte can fail a connection that does not speak HTTP/2.
-        long nextReadMinimum = _reads.PrefaceReceived ? Http2FrameReader.LengthNeededForFrame(buffer) : buffer.Length + 1;
         _reads.AdvanceTo(buffer.Start, result.Buffer.End);
         if (result.IsCompleted || result.IsCanceled)
         {
@@ -58,7 +55,7 @@ internal sealed partial class Http2Connection
             return;
         }
 
-        StartRead(nextReadMinimum);
+        StartRead();
     }
 
     private void ProcessFrames(ref ReadOnlySequence<byte> buffer)

@@ -399,11 +399,6 @@ internal sealed partial class Http2Connection
 
     private void OnKeepAlivePingTimer()
     {
-        if (_reads.TakeBytesArrived())
-        {
-            _keepAlivePing.NoteRead();
-        }
-
         switch (_keepAlivePing.OnTimer(out TimeSpan next))
         {
             case KeepAlivePing.Step.ClientGone:

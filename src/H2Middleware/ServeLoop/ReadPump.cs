@@ -9,43 +9,23 @@ namespace H2Middleware.ServeLoop;
 /// <summary>
 /// The read pump: one transport read in flight at a time, its completion posted to the serve loop, which then parses
 /// every complete frame of the buffer in place (no copy) and advances the reader only past what it has processed — the
-/// seed's gate, without a second thread. Many frames from one read are handled in one batch. A read waits for as many
-/// bytes as the loop needs to make progress (the rest of a frame it has the header of): the transport hands over at
-/// most a pool block per receive, and a 16 KiB DATA frame would otherwise wake the loop four times to parse it once.
+/// seed's gate, without a second thread. Many frames from one read are handled in one batch.
 /// </summary>
-internal sealed class ReadPump
+internal sealed class ReadPump(PipeReader input, Action onReadCompleted)
 {
-    private readonly PipeReader _input;
-    private readonly Action _onReadCompleted;
-    private readonly Action _onTransportRead;
     private ValueTask<ReadResult> _pending;
-    private ReadResult _result;
-    private Exception? _error;
-    private long _minimumLength;
-    private volatile bool _resultReady;
-    private volatile bool _bytesArrivedUnreported;
-
-    public ReadPump(PipeReader input, Action onReadCompleted)
-    {
-        _input = input;
-        _onReadCompleted = onReadCompleted;
-        _onTransportRead = OnTransportRead;
-    }
 
     public bool InFlight { get; private set; }
 
     public bool PrefaceReceived { get; private set; }
 
-    /// <summary>
-    /// Starts the next read, reported once the buffer holds at least <paramref name="minimumLength"/> bytes (or the
-    /// transport completes, is cancelled or fails); false when the transport's receive side has already failed.
-    /// </summary>
-    public bool TryStart(long minimumLength, out Exception? error)
+    /// <summary>Starts the next read; false when the transport's receive side has already failed.</summary>
+    public bool TryStart(out Exception? error)
     {
         error = null;
         try
         {
-            _pending = _input.ReadAsync();
+            _pending = input.ReadAsync();
         }
         catch (Exception exception)
         {
@@ -54,16 +34,14 @@ internal sealed class ReadPump
             return false;
         }
 
-        _minimumLength = minimumLength;
-        _resultReady = false;
         InFlight = true;
         if (_pending.IsCompleted)
         {
-            OnTransportRead();
+            onReadCompleted();
         }
         else
         {
-            _pending.GetAwaiter().UnsafeOnCompleted(_onTransportRead);
+            _pending.GetAwaiter().UnsafeOnCompleted(onReadCompleted);
         }
 
         return true;
@@ -73,69 +51,21 @@ internal sealed class ReadPump
     public bool TryTakeResult(out ReadResult result, out Exception? error)
     {
         InFlight = false;
-        result = _result;
-        error = _error;
-        _result = default;
-        _error = null;
-        return error is null;
-    }
-
-    /// <summary>
-    /// Whether bytes arrived that a read kept waiting for more of since the loop last asked: the client is sending, even
-    /// if no frame has completed (a large frame on a slow link).
-    /// </summary>
-    public bool TakeBytesArrived()
-    {
-        bool arrived = _bytesArrivedUnreported;
-        _bytesArrivedUnreported = false;
-        return arrived;
-    }
-
-    // Runs where the transport completed the read, while the loop leaves the reader to the pump (InFlight).
-    private void OnTransportRead()
-    {
-        while (true)
+        error = null;
+        try
         {
-            try
-            {
-                _result = _pending.GetAwaiter().GetResult();
-            }
-            catch (Exception exception)
-            {
-                _error = exception;
-                break;
-            }
-
-            if (_result.IsCompleted || _result.IsCanceled || _result.Buffer.Length >= _minimumLength)
-            {
-                break;
-            }
-
-            _bytesArrivedUnreported = true;
-            try
-            {
-                _input.AdvanceTo(_result.Buffer.Start, _result.Buffer.End);
-                _result = default;
-                _pending = _input.ReadAsync();
-            }
-            catch (Exception exception)
-            {
-                _error = exception;
-                break;
-            }
-
-            if (!_pending.IsCompleted)
-            {
-                _pending.GetAwaiter().UnsafeOnCompleted(_onTransportRead);
-                return;
-            }
+            result = _pending.GetAwaiter().GetResult();
+            return true;
         }
-
-        _resultReady = true;
-        _onReadCompleted();
+        catch (Exception exception)
+        {
+            error = exception;
+            result = default;
+            return false;
+        }
     }
 
-    public void AdvanceTo(SequencePosition consumed, SequencePosition examined) => _input.AdvanceTo(consumed, examined);
+    public void AdvanceTo(SequencePosition consumed, SequencePosition examined) => input.AdvanceTo(consumed, examined);
 
     /// <summary>Matches the 24-octet client preface (RFC 9113 §3.4) and takes it off the buffer. False when more bytes are needed.</summary>
     public bool TryReadPreface(ref ReadOnlySequence<byte> buffer)
@@ -164,7 +94,7 @@ internal sealed class ReadPump
     {
         if (InFlight)
         {
-            _input.CancelPendingRead();
+            input.CancelPendingRead();
         }
     }
 
@@ -176,7 +106,7 @@ internal sealed class ReadPump
     public async Task LingerAsync(PipeWriter output, ChannelReader<ServeLoopMessage> messages, TimeSpan timeout)
     {
         using var linger = new CancellationTokenSource(timeout);
-        using CancellationTokenRegistration cancelRead = linger.Token.Register(static reader => ((PipeReader)reader!).CancelPendingRead(), _input);
+        using CancellationTokenRegistration cancelRead = linger.Token.Register(static reader => ((PipeReader)reader!).CancelPendingRead(), input);
         try
         {
             await output.CompleteAsync();
@@ -187,22 +117,20 @@ internal sealed class ReadPump
                 {
                     // The pending read reports to the loop's channel: wait for that report, unless the read has already
                     // completed (its report may have been drained while the loop waited for its handlers).
-                    while (!_resultReady && (!messages.TryRead(out ServeLoopMessage message) || message.Kind != ServeLoopMessageKind.ReadCompleted))
+                    while (!_pending.IsCompleted && (!messages.TryRead(out ServeLoopMessage message) || message.Kind != ServeLoopMessageKind.ReadCompleted))
                     {
                         await messages.WaitToReadAsync();
                     }
 
-                    if (!TryTakeResult(out result, out Exception? error))
-                    {
-                        return;
-                    }
+                    InFlight = false;
+                    result = _pending.GetAwaiter().GetResult();
                 }
                 else
                 {
-                    result = await _input.ReadAsync();
+                    result = await input.ReadAsync();
                 }
 
-                _input.AdvanceTo(result.Buffer.End);
+                input.AdvanceTo(result.Buffer.End);
                 if (result.IsCompleted || result.IsCanceled)
                 {
                     return;

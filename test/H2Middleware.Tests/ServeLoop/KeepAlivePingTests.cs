@@ -99,7 +99,7 @@ public class KeepAlivePingTests
         await client.SendRawAsync(frame[..4_000]);
         await transport!.Reader.WaitForExaminedAsync(client.BytesSent);
         time.Advance(Delay / 2);
-        // More of the frame: no frame completes, so only the read pump sees these bytes.
+        // More of the frame: the client is sending, though no frame completes.
         await client.SendRawAsync(frame[4_000..8_000]);
         await transport.Reader.WaitForExaminedAsync(client.BytesSent);
 
