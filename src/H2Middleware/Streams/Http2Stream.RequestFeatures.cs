@@ -201,6 +201,7 @@ internal partial class Http2Stream :
         if (!RequestBodyAbsent)
         {
             _requestPipe.Writer.Complete();
+            ReleaseDirectRead();
         }
     }
 }
