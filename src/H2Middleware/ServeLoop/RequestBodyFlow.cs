@@ -98,6 +98,7 @@ internal sealed class RequestBodyFlow(
 
             stream.RequestBodyDelivered += rest.Length;
             ValueTask<FlushResult> flush = body.FlushAsync();
+            stream.Stream.ReleaseDirectRead();
             if (flush.IsCompletedSuccessfully && flush.Result.IsCompleted)
             {
                 // The handler completed its body reader: nobody will consume what is buffered.

@@ -4,6 +4,8 @@ namespace H2Middleware.Streams;
 /// Direct reads: a handler that waits on an empty request pipe offers its buffer, and the serve loop copies the next
 /// DATA payload into it instead of into the pipe (one copy instead of two, no pipe blocks). The offer is one reference
 /// swapped atomically: the handler publishes and may withdraw it, the loop takes it; whoever swaps it out owns it.
+/// Each side looks at the other's after its own step (the handler at the pipe after publishing, the loop for an offer
+/// after writing to the pipe), so an offer never waits while bytes sit in the pipe.
 /// </summary>
 internal partial class Http2Stream
 {
@@ -35,8 +37,13 @@ internal partial class Http2Stream
             && Interlocked.CompareExchange(ref _pendingDirectRead, null, offer) == offer;
     }
 
-    /// <summary>The request pipe was completed: an offer still pending is sent to the pipe, which tells how the body ended.</summary>
-    private void ReleaseDirectRead()
+    /// <summary>
+    /// Called on the serve loop after it wrote to the request pipe or completed it: an offer still pending is sent to the
+    /// pipe, which holds what comes next (bytes, the end, an error). Without this a handler could offer after the loop
+    /// looked for an offer and check the pipe before the loop wrote to it, and then wait for bytes already in the pipe.
+    /// The exchange is a full fence: the pipe write is visible before the look.
+    /// </summary>
+    public void ReleaseDirectRead()
     {
         Interlocked.Exchange(ref _pendingDirectRead, null)?.Complete(DirectReadCompletion.ReadThePipe);
     }

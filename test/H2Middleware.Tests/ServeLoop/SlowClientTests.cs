@@ -150,7 +150,6 @@ public class SlowClientTests
         bool responded = false;
         for (int second = 0; second < 12 && !responded; second++)
         {
-            Console.Error.WriteLine($"DEBUG second {second}");
             responded = !await AdvanceAsync(client, time, TimeSpan.FromMilliseconds(900), ping++, responseExpected: true);
             if (!responded)
             {
