@@ -81,53 +81,21 @@ internal sealed class RequestBodyFlow(
             return false;
         }
 
-        ReadOnlySequence<byte> rest = data;
-        long consumedIntoOffer = 0;
-        if (stream.Stream.TryTakeDirectRead(stream.RequestBodyDelivered, out DirectReadCompletion offer))
+        PipeWriter body = stream.Stream.RequestBodyWriter;
+        foreach (ReadOnlyMemory<byte> segment in data)
         {
-            rest = CopyIntoOffer(stream, data, offer, out consumedIntoOffer);
+            body.Write(segment.Span);
         }
 
-        if (!rest.IsEmpty)
+        stream.RequestBodyDelivered += data.Length;
+        ValueTask<FlushResult> flush = body.FlushAsync();
+        if (flush.IsCompletedSuccessfully && flush.Result.IsCompleted)
         {
-            PipeWriter body = stream.Stream.RequestBodyWriter;
-            foreach (ReadOnlyMemory<byte> segment in rest)
-            {
-                body.Write(segment.Span);
-            }
-
-            stream.RequestBodyDelivered += rest.Length;
-            ValueTask<FlushResult> flush = body.FlushAsync();
-            stream.Stream.ReleaseDirectRead();
-            if (flush.IsCompletedSuccessfully && flush.Result.IsCompleted)
-            {
-                // The handler completed its body reader: nobody will consume what is buffered.
-                StopReceiving(stream);
-            }
-        }
-
-        if (consumedIntoOffer > 0)
-        {
-            OnConsumed(stream, consumedIntoOffer, consumedIntoOffer);
+            // The handler completed its body reader: nobody will consume what is buffered.
+            StopReceiving(stream);
         }
 
         return true;
-    }
-
-    /// <summary>
-    /// Copies what fits of a DATA payload into the buffer the handler offered (it waits on an empty pipe) and wakes it;
-    /// those bytes count as consumed as they land (<paramref name="consumed"/>: the body's total), so their window comes
-    /// back at once. Returns what is left for the pipe.
-    /// </summary>
-    private static ReadOnlySequence<byte> CopyIntoOffer(StreamEntry stream, in ReadOnlySequence<byte> data, DirectReadCompletion offer, out long consumed)
-    {
-        int copied = (int)Math.Min(data.Length, offer.Buffer.Length);
-        data.Slice(0, copied).CopyTo(offer.Buffer.Span);
-        // Read before completing: the handler may reuse the offer as soon as it wakes.
-        consumed = offer.ConsumedWhenOffered + copied;
-        offer.Complete(copied);
-        stream.RequestBodyDelivered += copied;
-        return data.Slice(copied);
     }
 
     /// <summary>The handler has consumed and examined more of the body (totals since the stream began).</summary>

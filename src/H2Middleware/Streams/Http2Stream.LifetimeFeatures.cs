@@ -72,12 +72,9 @@ internal partial class Http2Stream :
     public MinDataRate? MinResponseDataRate => _minResponseDataRate;
 
     /// <summary>Called on the serve loop when the client sends the body too slowly: the handler's read fails with 408.</summary>
-    public void FailRequestBodyTooSlow()
-    {
+    public void FailRequestBodyTooSlow() =>
         _requestPipe.Writer.Complete(new Microsoft.AspNetCore.Http.BadHttpRequestException(
             "Reading the request body timed out due to data arriving too slowly. See MinRequestBodyDataRate.", StatusCodes.Status408RequestTimeout));
-        ReleaseDirectRead();
-    }
 
     /// <summary>Asks the serve loop to reset the stream; only the first request of a use counts.</summary>
     public void RequestReset(Http2ErrorCode errorCode)

@@ -201,7 +201,6 @@ internal partial class Http2Stream :
         if (!RequestBodyAbsent)
         {
             _requestPipe.Writer.Complete();
-            ReleaseDirectRead();
         }
     }
 }

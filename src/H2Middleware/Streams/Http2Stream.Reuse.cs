@@ -45,11 +45,8 @@ internal partial class Http2Stream
         {
             _requestPipe.Reader.Complete();
             _requestPipe.Writer.Complete();
-            ReleaseDirectRead();
             _requestPipe.Reset();
         }
-
-        ResetDirectRead();
 
         _responseBuffer.Reset();
         _requestBodyReader.Reset();

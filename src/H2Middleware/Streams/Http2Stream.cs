@@ -93,7 +93,6 @@ internal partial class Http2Stream : IThreadPoolWorkItem
         if (!RequestBodyAbsent)
         {
             _requestPipe.Writer.Complete(new IOException($"The HTTP/2 stream was reset ({errorCode})."));
-            ReleaseDirectRead();
         }
 
         _responseBuffer.AbandonReading();

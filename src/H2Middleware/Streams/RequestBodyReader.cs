@@ -79,67 +79,6 @@ internal sealed class RequestBodyReader : PipeReader
     private static BadHttpRequestException TooLarge(long limit) =>
         new($"Request body too large. The max request body size is {limit} bytes.", StatusCodes.Status413PayloadTooLarge);
 
-    /// <summary>
-    /// Reads into <paramref name="buffer"/> without the request pipe when the pipe is empty: the buffer is offered to the
-    /// serve loop, which copies the next DATA payload into it. <see cref="DirectReadCompletion.ReadThePipe"/> when the
-    /// pipe has something (bytes, the end, an error) or the offer ended without data: the caller reads the pipe then.
-    /// </summary>
-    public ValueTask<int> ReadDirectAsync(Memory<byte> buffer)
-    {
-        StartReading();
-        if (_stream.RequestBodyAbsent || _completed || PipeHasSomething())
-        {
-            return new ValueTask<int>(DirectReadCompletion.ReadThePipe);
-        }
-
-        ValueTask<int> completion = _stream.OfferDirectRead(buffer, _consumed, out DirectReadCompletion offer);
-        // The loop wrote to the pipe before it saw the offer: those bytes come first, if the offer can still be withdrawn.
-        if (PipeHasSomething() && _stream.TryWithdrawDirectRead(offer))
-        {
-            return new ValueTask<int>(DirectReadCompletion.ReadThePipe);
-        }
-
-        return AwaitDirectReadAsync(completion);
-    }
-
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<int> AwaitDirectReadAsync(ValueTask<int> completion)
-    {
-        int copied = await completion;
-        if (copied > 0)
-        {
-            // The loop counted these bytes consumed as it copied them: nothing to report.
-            _consumed += copied;
-            _examined = Math.Max(_examined, _consumed);
-            if (_stream.MaxRequestBodySize is { } limit && _consumed > limit)
-            {
-                throw TooLarge(limit);
-            }
-        }
-
-        return copied;
-    }
-
-    /// <summary>Whether a read of the pipe would return at once; the read is left unexamined for the caller's own.</summary>
-    private bool PipeHasSomething()
-    {
-        try
-        {
-            if (!_inner.TryRead(out ReadResult result))
-            {
-                return false;
-            }
-
-            _inner.AdvanceTo(result.Buffer.Start);
-            return true;
-        }
-        catch (Exception)
-        {
-            // The body failed (a reset, a timeout): the pipe's own read reports it.
-            return true;
-        }
-    }
-
     public override bool TryRead(out ReadResult result)
     {
         StartReading();

@@ -7,13 +7,10 @@ namespace H2Middleware.Streams;
 /// <summary>The request body as a read-only <see cref="Stream"/> over the stream's body reader.</summary>
 internal sealed class RequestBodyStream : Stream
 {
-    // A smaller buffer would take a sliver of a DATA frame and leave the rest to the pipe anyway.
-    private const int DirectReadMinimum = 4096;
-
     private readonly Http2Stream _stream;
-    private readonly RequestBodyReader _reader;
+    private readonly PipeReader _reader;
 
-    public RequestBodyStream(Http2Stream stream, RequestBodyReader reader)
+    public RequestBodyStream(Http2Stream stream, PipeReader reader)
     {
         _stream = stream;
         _reader = reader;
@@ -61,16 +58,6 @@ internal sealed class RequestBodyStream : Stream
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        // An offer to the loop cannot be cancelled: reads that may be take the pipe.
-        if (!cancellationToken.CanBeCanceled && buffer.Length >= DirectReadMinimum)
-        {
-            int copied = await _reader.ReadDirectAsync(buffer);
-            if (copied != DirectReadCompletion.ReadThePipe)
-            {
-                return copied;
-            }
-        }
-
         while (true)
         {
             ReadResult result = await _reader.ReadAsync(cancellationToken);

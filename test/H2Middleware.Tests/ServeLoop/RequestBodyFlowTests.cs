@@ -2,9 +2,7 @@ using System.Buffers;
 using H2Middleware.Output;
 using H2Middleware.Protocol;
 using H2Middleware.ServeLoop;
-using H2Middleware.Streams;
 using H2Middleware.Tests.Protocol;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Time.Testing;
 
 namespace H2Middleware.Tests.ServeLoop;
@@ -32,86 +30,6 @@ public class RequestBodyFlowTests
         }
 
         return updates;
-    }
-
-    private static ReadOnlySequence<byte> Bytes(int length, byte value = 7) => new(Enumerable.Repeat(value, length).ToArray());
-
-    /// <summary>What the stream's request pipe holds now (without consuming it).</summary>
-    private static long Buffered(StreamEntry stream)
-    {
-        System.IO.Pipelines.PipeReader reader = ((IRequestBodyPipeFeature)stream.Stream).Reader;
-        if (!reader.TryRead(out System.IO.Pipelines.ReadResult result))
-        {
-            return 0;
-        }
-
-        reader.AdvanceTo(result.Buffer.Start);
-        return result.Buffer.Length;
-    }
-
-    [Fact]
-    public async Task APayloadLandsInTheOfferedBufferAndItsWindowComesBackAtOnce()
-    {
-        (RequestBodyFlow flow, ControlFrameQueue frames, StreamEntry stream) = Start();
-        flow.ConnectionWindow.TryReceive(600);
-        stream.ReceiveWindow.TryReceive(600);
-        byte[] buffer = new byte[1000];
-        ValueTask<int> read = stream.Stream.OfferDirectRead(buffer, consumed: 0, out _);
-
-        Assert.True(flow.Deliver(stream, Bytes(600), 600));
-
-        Assert.Equal(600, await read.AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
-        Assert.All(buffer[..600], b => Assert.Equal(7, b));
-        Assert.Equal(0, Buffered(stream));
-        Assert.Equal(600, stream.RequestBodyDelivered);
-        Assert.Equal(600, stream.RequestBodyConsumed);
-        Assert.Equal([(0, 600L), (1, 600L)], WindowUpdates(frames).OrderBy(u => u.StreamId));
-    }
-
-    [Fact]
-    public async Task WhatDoesNotFitTheOfferedBufferGoesToThePipe()
-    {
-        (RequestBodyFlow flow, _, StreamEntry stream) = Start();
-        flow.ConnectionWindow.TryReceive(300);
-        stream.ReceiveWindow.TryReceive(300);
-        ValueTask<int> read = stream.Stream.OfferDirectRead(new byte[100], consumed: 0, out _);
-
-        Assert.True(flow.Deliver(stream, Bytes(300), 300));
-
-        Assert.Equal(100, await read.AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
-        Assert.Equal(200, Buffered(stream));
-        Assert.Equal(300, stream.RequestBodyDelivered);
-        Assert.Equal(100, stream.RequestBodyConsumed);
-    }
-
-    [Fact]
-    public async Task AnOfferMadeAfterBytesWentToThePipeIsSentBackToThePipeByTheNextWrite()
-    {
-        // The handler saw an empty pipe, then the loop (which had found no offer) wrote to it, then the offer landed:
-        // the offer counts fewer bytes than were delivered, and must not wait while the pipe holds bytes.
-        (RequestBodyFlow flow, _, StreamEntry stream) = Start();
-        flow.ConnectionWindow.TryReceive(200);
-        stream.ReceiveWindow.TryReceive(200);
-        Assert.True(flow.Deliver(stream, Bytes(100), 100));
-        byte[] buffer = new byte[1000];
-        ValueTask<int> read = stream.Stream.OfferDirectRead(buffer, consumed: 0, out _);
-
-        Assert.True(flow.Deliver(stream, Bytes(100, value: 9), 100));
-
-        Assert.Equal(DirectReadCompletion.ReadThePipe, await read.AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
-        Assert.Equal(200, Buffered(stream));
-        Assert.All(buffer, b => Assert.Equal(0, b));
-    }
-
-    [Fact]
-    public async Task AnOfferPendingWhenTheBodyEndsIsSentToThePipe()
-    {
-        (_, _, StreamEntry stream) = Start();
-        ValueTask<int> read = stream.Stream.OfferDirectRead(new byte[1000], consumed: 0, out _);
-
-        stream.Stream.CompleteRequestBody();
-
-        Assert.Equal(DirectReadCompletion.ReadThePipe, await read.AsTask().WaitAsync(TimeSpan.FromSeconds(10)));
     }
 
     [Fact]
