@@ -81,12 +81,11 @@ internal sealed class RequestBodyFlow(
             return false;
         }
 
-        // One destination for the whole payload: a payload longer than the pool's blocks gets a single pooled array
-        // from the pipe, copied into once and read back as one segment, rather than spread over several blocks.
         PipeWriter body = stream.Stream.RequestBodyWriter;
-        int length = (int)data.Length;
-        data.CopyTo(body.GetSpan(length));
-        body.Advance(length);
+        foreach (ReadOnlyMemory<byte> segment in data)
+        {
+            body.Write(segment.Span);
+        }
 
         stream.RequestBodyDelivered += data.Length;
         ValueTask<FlushResult> flush = body.FlushAsync();
