@@ -3,6 +3,7 @@ using System.Security.Cryptography.X509Certificates;
 using BenchServer;
 using H2Middleware;
 using H2Middleware.Scheduling;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 // One app, five HTTP/2 endpoints with the same routes: three cleartext (prior knowledge) ones — Kestrel's own HTTP/2
@@ -16,6 +17,9 @@ int enginePort = ports.Length > 1 ? int.Parse(ports[1]) : 6081;
 int treePort = ports.Length > 2 ? int.Parse(ports[2]) : 6082;
 int kestrelTlsPort = ports.Length > 3 ? int.Parse(ports[3]) : kestrelPort + 3;
 int engineTlsPort = ports.Length > 4 ? int.Parse(ports[4]) : kestrelPort + 4;
+// Only when given: a raw TCP endpoint that reads and drops what it receives, the floor under any HTTP/2 engine's
+// uploads on this transport (build/bench-transport-floor.sh).
+int? drainPort = ports.Length > 5 ? int.Parse(ports[5]) : null;
 
 // The memory benchmark keeps ten thousand connections idle while it opens them and measures: neither engine may close
 // one for idleness meanwhile (both default to 130 s).
@@ -62,6 +66,10 @@ builder.WebHost.ConfigureKestrel(kestrel =>
         listen.UseHttps(certificate);
         listen.UseHttp2ServeLoop(EngineOptions);
     });
+    if (drainPort is { } port)
+    {
+        kestrel.Listen(IPAddress.Loopback, port, listen => listen.Run(DrainAsync));
+    }
 });
 
 var app = builder.Build();
@@ -167,6 +175,19 @@ void EngineOptions(Http2ServeLoopOptions options)
     options.MaxRequestBodySize = null;
     options.MaxStreamsPerConnection = maxStreamsPerConnection;
     options.KeepAliveTimeout = keepAliveTimeout;
+}
+
+static async Task DrainAsync(ConnectionContext connection)
+{
+    while (true)
+    {
+        var result = await connection.Transport.Input.ReadAsync();
+        connection.Transport.Input.AdvanceTo(result.Buffer.End);
+        if (result.IsCompleted)
+        {
+            return;
+        }
+    }
 }
 
 static long ResidentSetBytes()
