@@ -125,7 +125,7 @@ internal sealed class StreamTable(Func<StreamEntry> createEntry, int poolCapacit
     {
         foreach (StreamEntry entry in _entries.Values)
         {
-            entry.Stream.ReleaseResponseMemory();
+            entry.Stream.ReleaseMemory();
         }
     }
 

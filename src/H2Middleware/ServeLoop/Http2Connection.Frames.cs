@@ -72,6 +72,7 @@ internal sealed partial class Http2Connection
                 case Http2FrameReadStatus.StreamError:
                     LogFrameReceived(frame);
                     _metrics.FrameReceived(frame);
+                    RequireFirstSettings(frame);
                     OnFrameStreamError(frame, error);
                     break;
                 default:
@@ -94,6 +95,23 @@ internal sealed partial class Http2Connection
         }
     }
 
+    /// <summary>RFC 9113 §3.4: the client's first frame is SETTINGS, whether or not any later frame is well formed.</summary>
+    private void RequireFirstSettings(in Http2Frame frame)
+    {
+        if (_sawFirstSettings)
+        {
+            return;
+        }
+
+        if (frame.Type != Http2FrameType.Settings || frame.IsAck)
+        {
+            throw new Http2ConnectionException(Http2ErrorCode.ProtocolError, "the first frame from the client must be SETTINGS");
+        }
+
+        _sawFirstSettings = true;
+        _timers.Cancel(ServeLoopTimer.Preface);
+    }
+
     private void LogFrameReceived(in Http2Frame frame)
     {
         if (Logger.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Trace))
@@ -105,17 +123,7 @@ internal sealed partial class Http2Connection
     /// <summary>processFrame: what each received frame does.</summary>
     private void ProcessFrame(in Http2Frame frame)
     {
-        if (!_sawFirstSettings)
-        {
-            if (frame.Type != Http2FrameType.Settings || frame.IsAck)
-            {
-                throw new Http2ConnectionException(Http2ErrorCode.ProtocolError, "the first frame from the client must be SETTINGS");
-            }
-
-            _sawFirstSettings = true;
-            _timers.Cancel(ServeLoopTimer.Preface);
-        }
-
+        RequireFirstSettings(frame);
         if (_headerBlocks.IsOpen && (frame.Type != Http2FrameType.Continuation || frame.StreamId != _headerBlocks.Open.StreamId))
         {
             throw new Http2ConnectionException(Http2ErrorCode.ProtocolError, "expected CONTINUATION of the open header block");
@@ -191,8 +199,9 @@ internal sealed partial class Http2Connection
         {
             _coordinator.Reset(stream, error.Code, error.Reason);
         }
-        else
+        else if (_streams.CloseCauseOf(error.StreamId) != StreamCloseCause.ResetByServer)
         {
+            // RFC 9113 §5.1: frames on a stream we reset are ignored, malformed ones too.
             _coordinator.QueueRstStream(error.StreamId, error.Code, error.Reason);
         }
     }
@@ -429,6 +438,11 @@ internal sealed partial class Http2Connection
             {
                 // RFC 9113 §8.5: a CONNECT stream carries DATA, not trailers.
                 return block.Rejecting(Http2ErrorCode.ProtocolError, ConnectionEndReason.UnexpectedFrame, "HEADERS on a CONNECT stream");
+            }
+
+            if (frame.HasPriority && frame.StreamDependency == streamId)
+            {
+                return block.Rejecting(Http2ErrorCode.ProtocolError, ConnectionEndReason.StreamSelfDependency, "a stream cannot depend on itself");
             }
 
             stream.Stream.BeginTrailers();

@@ -36,8 +36,20 @@ internal partial class Http2Stream
         _featureRevision++;
     }
 
-    /// <summary>The connection ended with the stream still in its table, its handler returned: its response block goes back to the pool.</summary>
-    public void ReleaseResponseMemory() => _responseBuffer.ReleaseBlock();
+    /// <summary>
+    /// The connection ended with the stream still in its table, its handler returned: the blocks of its request body and
+    /// its response go back to the pool.
+    /// </summary>
+    public void ReleaseMemory()
+    {
+        if (!RequestBodyAbsent)
+        {
+            _requestPipe.Reader.Complete();
+            _requestPipe.Writer.Complete();
+        }
+
+        _responseBuffer.ReleaseBlock();
+    }
 
     private void CompleteAndResetPipes()
     {

@@ -82,6 +82,21 @@ public class ConnectionHandshakeTests
         await client.ExpectConnectionClosedAsync();
     }
 
+    /// <summary>
+    /// RFC 9113 §3.4: the first frame must be SETTINGS even when it is malformed in a way that would otherwise be only a
+    /// stream error (a PRIORITY of length 4, §6.3), and the SETTINGS that follows must not be taken as the first.
+    /// </summary>
+    [Fact]
+    public async Task AMalformedFirstFrameOtherThanSettingsIsAProtocolError()
+    {
+        await using var client = Http2TestClient.Start(Hello);
+        await client.SendPrefaceAsync();
+        await client.SendRawAsync(StreamStateTests.Frame(Http2FrameType.Priority, Http2FrameFlags.None, 1, [0, 0, 0, 0]));
+        await client.SendSettingsAsync();
+        await client.ExpectGoAwayAsync(Http2ErrorCode.ProtocolError);
+        await client.ExpectConnectionClosedAsync();
+    }
+
     [Fact]
     public async Task PrefaceTimeoutClosesTheConnection()
     {

@@ -7,8 +7,8 @@ using Microsoft.Extensions.Time.Testing;
 namespace H2Middleware.Tests.ServeLoop;
 
 /// <summary>
-/// What the engine holds of a response is bounded per stream whatever the handler writes, and a handler whose stream
-/// was reset is never left waiting on a write.
+/// What the engine holds of a response is bounded per stream whatever the handler writes, a handler whose stream was
+/// reset is never left waiting on a write, and what a stream holds goes back to the pool however its connection ends.
 /// </summary>
 public class ResponseMemoryTests
 {
@@ -134,6 +134,42 @@ public class ResponseMemoryTests
                 SpinWait.SpinUntil(() => pool.OutstandingBytes <= beforeRequests, TimeSpan.FromSeconds(10)),
                 $"the quiet connection still holds {pool.OutstandingBytes - beforeRequests:N0} bytes after stream {streamId}");
         }
+    }
+
+    /// <summary>
+    /// A connection that ends while a handler still runs keeps its stream in the table until the handler returns; the
+    /// request body the handler never read must go back to the pool then, as a recycled stream's does.
+    /// </summary>
+    [Fact]
+    public async Task AConnectionEndingUnderARunningHandlerGivesBackItsUnreadRequestBody()
+    {
+        var pool = new CountingMemoryPool();
+        var aborted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var client = Http2TestClient.Start(async context =>
+        {
+            context.RequestAborted.Register(aborted.SetResult);
+            await release.Task;
+        }, memoryPool: pool);
+        await client.HandshakeAsync();
+        long beforeRequest = pool.OutstandingBytes;
+
+        await client.SendPostAsync(1);
+        await client.SendDataAsync(1, new byte[16_000], endStream: false);
+        await client.SendPingAsync(7);
+        await client.ExpectAsync(Http2FrameType.Ping, 0);
+        Assert.True(pool.OutstandingBytes > beforeRequest, "the unread body should be buffered in the pool's blocks");
+
+        await client.CloseSendingAsync();
+        await aborted.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        // With its only stream reset, the loop stops and waits for the handler; return only once it has.
+        await Task.Delay(200);
+        release.SetResult();
+        await client.ServerTask.WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.True(
+            SpinWait.SpinUntil(() => pool.OutstandingBytes <= beforeRequest, TimeSpan.FromSeconds(10)),
+            $"the ended connection still holds {pool.OutstandingBytes - beforeRequest:N0} bytes");
     }
 
     public static TheoryData<int> ChunkSizes => [32 * 1024, 1024];

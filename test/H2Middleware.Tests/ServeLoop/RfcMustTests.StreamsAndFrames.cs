@@ -72,6 +72,60 @@ public partial class RfcMustTests
     }
 
     /// <summary>
+    /// §5.3.1: a stream cannot depend on itself, and that holds for the priority fields of a HEADERS frame that carries
+    /// trailers as for one that opens the stream: the stream error PROTOCOL_ERROR, and the handler sees a reset request.
+    /// </summary>
+    [Fact]
+    public async Task TrailersWhosePriorityNamesTheirOwnStreamResetIt()
+    {
+        var bodyRead = new TaskCompletionSource<Exception?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var client = await Http2TestClient.ConnectAsync(async context =>
+        {
+            try
+            {
+                await context.Request.Body.CopyToAsync(Stream.Null);
+                bodyRead.TrySetResult(null);
+            }
+            catch (Exception e)
+            {
+                bodyRead.TrySetResult(e);
+            }
+        });
+        await client.SendPostAsync(1);
+        byte[] block = client.EncodeHeaderBlock([new("x-trailer", "1")]);
+        byte[] payload = [0, 0, 0, 1, 15, .. block];
+        await client.SendRawAsync(Frame(Http2FrameType.Headers, Http2FrameFlags.EndStream | Http2FrameFlags.EndHeaders | Http2FrameFlags.Priority, 1, payload));
+
+        await client.ExpectRstStreamAsync(1, Http2ErrorCode.ProtocolError);
+        Assert.NotNull(await bodyRead.Task.WaitAsync(TimeSpan.FromSeconds(10)));
+    }
+
+    /// <summary>
+    /// §5.1: frames on a stream the server reset are ignored, and so are malformed ones that would otherwise be a stream
+    /// error (§6.3 PRIORITY length, §6.9 zero increment): no second RST_STREAM.
+    /// </summary>
+    [Theory]
+    [InlineData("PRIORITY of length 4")]
+    [InlineData("WINDOW_UPDATE of 0")]
+    public async Task MalformedFramesOnAStreamTheServerResetAreIgnored(string frame)
+    {
+        await using var client = await Http2TestClient.ConnectAsync(context =>
+        {
+            context.Features.Get<IHttpResetFeature>()!.Reset((int)Http2ErrorCode.Cancel);
+            return Task.CompletedTask;
+        });
+        await client.SendGetAsync(1, endStream: false);
+        await client.ExpectRstStreamAsync(1, Http2ErrorCode.Cancel);
+
+        await client.SendRawAsync(frame == "WINDOW_UPDATE of 0"
+            ? Frame(Http2FrameType.WindowUpdate, Http2FrameFlags.None, 1, [0, 0, 0, 0])
+            : Frame(Http2FrameType.Priority, Http2FrameFlags.None, 1, [0, 0, 0, 0]));
+        await client.SendPingAsync(7);
+        ReceivedFrame next = await client.ReadFrameAsync();
+        Assert.True(next.Type == Http2FrameType.Ping && next.IsAck, $"{frame} on the reset stream 1 was answered with {next}");
+    }
+
+    /// <summary>
     /// §6.4 and §5.1: after the client resets a stream the server sends nothing more on it, even when its handler
     /// still writes; §5.4.2: and never a RST_STREAM in response to the RST_STREAM.
     /// </summary>
