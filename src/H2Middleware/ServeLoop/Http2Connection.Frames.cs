@@ -468,6 +468,7 @@ internal sealed partial class Http2Connection
         if (streamId > _goAwayLastStreamId)
         {
             // RFC 9113 §6.8: streams above the last-stream-id of our GOAWAY are ignored.
+            _prioritySignals.OnStreamNotOpened(streamId);
             return block.For(HeaderBlockPurpose.Ignore);
         }
 
@@ -480,6 +481,7 @@ internal sealed partial class Http2Connection
                 _coordinator.ChargeClientError(ConnectionEndReason.MaxConcurrentStreamsExceeded);
             }
 
+            _prioritySignals.OnStreamNotOpened(streamId);
             return block.For(HeaderBlockPurpose.Refuse);
         }
 

@@ -35,7 +35,8 @@ internal sealed class PrioritySignals(IWriteScheduler scheduler, StreamTable str
         {
             if (!stream.IsClosed)
             {
-                stream.ClientPriority = Http2Priority.Parse(value, stream.ClientPriority);
+                // A PRIORITY_UPDATE carries every parameter: one it omits takes its default (RFC 9218 §7).
+                stream.ClientPriority = Http2Priority.Parse(value, Http2Priority.Default);
                 scheduler.OnPriorityChanged(stream);
             }
         }
@@ -77,6 +78,9 @@ internal sealed class PrioritySignals(IWriteScheduler scheduler, StreamTable str
             }
         }
     }
+
+    /// <summary>HEADERS for <paramref name="streamId"/> was refused or ignored: the stream is closed, not idle, and its early priority goes.</summary>
+    public void OnStreamNotOpened(int streamId) => _early?.Remove(streamId);
 
     /// <summary>HEADERS opened the stream: a PRIORITY_UPDATE that came first applies now, and the scheduler hears of it.</summary>
     public void OnStreamOpened(StreamEntry stream)

@@ -160,6 +160,51 @@ public class PrioritySignalTests
     }
 
     [Fact]
+    public async Task AnEarlyPriorityOfARefusedStreamDoesNotCountAgainstTheLimit()
+    {
+        var releaseFirst = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var releaseSecond = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var client = await Http2TestClient.ConnectAsync(async context =>
+        {
+            await (context.Request.Path == "/first" ? releaseFirst.Task : releaseSecond.Task);
+            await context.Response.WriteAsync("ok");
+        }, o => o.MaxStreamsPerConnection = 2);
+        await client.SendGetAsync(1, "/first");
+        await client.SendPriorityUpdateAsync(5, "u=1");
+        await client.SendGetAsync(3, "/second");
+        await client.SendGetAsync(5, "/refused");
+        await client.ExpectRstStreamAsync(5, Http2ErrorCode.RefusedStream);
+        releaseFirst.SetResult();
+        Assert.Equal("ok", (await client.ReadResponseAsync(1)).BodyText);
+
+        // Stream 5 was refused, so it is closed, not idle: with stream 3 open, one idle stream with a priority fits.
+        await client.SendPriorityUpdateAsync(7, "u=1");
+        await PingRoundTripAsync(client);
+        releaseSecond.SetResult();
+        Assert.Equal("ok", (await client.ReadResponseAsync(3)).BodyText);
+    }
+
+    /// <summary>RFC 9218 §7: a PRIORITY_UPDATE carries the whole priority; a parameter it omits takes its default.</summary>
+    [Fact]
+    public async Task APriorityUpdateReplacesTheWholePriority()
+    {
+        var scheduler = new RecordingTreeScheduler();
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var client = await Http2TestClient.ConnectAsync(async context =>
+        {
+            await release.Task;
+            await context.Response.WriteAsync("ok");
+        }, o => o.WriteSchedulerFactory = () => scheduler);
+        await client.SendGetAsync(1, "/", true, ("priority", "u=5, i"));
+        await client.SendPriorityUpdateAsync(1, "u=1");
+        await PingRoundTripAsync(client);
+        release.SetResult();
+        await client.ReadResponseAsync(1);
+
+        Assert.Equal([new Http2Priority(1, incremental: false)], scheduler.PriorityChanges);
+    }
+
+    [Fact]
     public async Task AnEarlyPriorityOfASkippedStreamIdNoLongerCountsOnceTheIdIsNotIdle()
     {
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -220,7 +265,7 @@ public class PrioritySignalTests
         (byte)(weight - 1),
     ];
 
-    /// <summary>A round-robin scheduler that follows RFC 7540 signals only to write them down.</summary>
+    /// <summary>A round-robin scheduler that follows RFC 7540 signals and priority changes only to write them down.</summary>
     private sealed class RecordingTreeScheduler : IWriteScheduler
     {
         private readonly RoundRobinWriteScheduler _inner = new();
@@ -235,6 +280,10 @@ public class PrioritySignalTests
             Calls.Enqueue($"priority {streamId} on {dependsOn} w{weight}{(exclusive ? " x" : string.Empty)}");
 
         public void OnStreamClosed(int streamId) => Calls.Enqueue($"closed {streamId}");
+
+        public ConcurrentQueue<Http2Priority> PriorityChanges { get; } = new();
+
+        public void OnPriorityChanged(IScheduledStream stream) => PriorityChanges.Enqueue(stream.ClientPriority);
 
         public void Enqueue(IScheduledStream stream)
         {
