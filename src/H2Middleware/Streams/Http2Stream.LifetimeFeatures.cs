@@ -102,16 +102,24 @@ internal partial class Http2Stream :
     {
         ThreadPool.UnsafeQueueUserWorkItem(static stream =>
         {
-            try
-            {
-                stream._requestAbortedSource.Cancel();
-            }
-            catch (AggregateException)
-            {
-                // A handler's cancellation callback threw; the stream is gone either way.
-            }
-
+            stream.CancelRequestAborted();
             stream.Post(ServeLoopMessageKind.StreamAbortDelivered);
         }, this, preferLocal: false);
+    }
+
+    /// <summary>
+    /// Cancels RequestAborted on the calling thread (never the serve loop's), running the handler's callbacks; it may be
+    /// called from the thread pool and from a handler's failed read at once, and the callbacks run once.
+    /// </summary>
+    public void CancelRequestAborted()
+    {
+        try
+        {
+            _requestAbortedSource.Cancel();
+        }
+        catch (AggregateException)
+        {
+            // A handler's cancellation callback threw; the stream is gone either way.
+        }
     }
 }

@@ -137,19 +137,16 @@ internal partial class Http2Stream :
 
     private void InitializeConnectionFeature()
     {
+        // Every field is set anew, also for endpoints without addresses (a Unix socket): a middleware may have changed
+        // them for the stream object's previous request (ForwardedHeaders does).
         IHttpConnectionFeature feature = this;
         feature.ConnectionId = _port.ConnectionId;
-        if (_port.RemoteEndPoint is IPEndPoint remote)
-        {
-            feature.RemoteIpAddress = remote.Address;
-            feature.RemotePort = remote.Port;
-        }
-
-        if (_port.LocalEndPoint is IPEndPoint local)
-        {
-            feature.LocalIpAddress = local.Address;
-            feature.LocalPort = local.Port;
-        }
+        var remote = _port.RemoteEndPoint as IPEndPoint;
+        feature.RemoteIpAddress = remote?.Address;
+        feature.RemotePort = remote?.Port ?? 0;
+        var local = _port.LocalEndPoint as IPEndPoint;
+        feature.LocalIpAddress = local?.Address;
+        feature.LocalPort = local?.Port ?? 0;
     }
 
     private bool InitializeRequestTarget(bool isConnect)

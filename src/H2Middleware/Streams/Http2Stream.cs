@@ -90,13 +90,13 @@ internal partial class Http2Stream : IThreadPoolWorkItem
     /// <summary>Called on the serve loop when the stream ends abnormally: wakes the handler's pending reads and writes.</summary>
     public void Abort(Http2ErrorCode errorCode)
     {
+        // Abandoned first: a handler that the failed request pipe wakes must find the stream ended.
+        _responseBuffer.AbandonReading();
+        AbandonResponse();
         if (!RequestBodyAbsent)
         {
             _requestPipe.Writer.Complete(new IOException($"The HTTP/2 stream was reset ({errorCode})."));
         }
-
-        _responseBuffer.AbandonReading();
-        AbandonResponse();
     }
 
     /// <summary>Called on the serve loop for a response the engine makes itself, before any handler ran (431).</summary>

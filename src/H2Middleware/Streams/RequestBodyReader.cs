@@ -51,7 +51,17 @@ internal sealed class RequestBodyReader : PipeReader
                 : new ValueTask<ReadResult>(NoBody());
         }
 
-        ValueTask<ReadResult> read = _inner.ReadAsync(cancellationToken);
+        ValueTask<ReadResult> read;
+        try
+        {
+            read = _inner.ReadAsync(cancellationToken);
+        }
+        catch (IOException)
+        {
+            OnReadFailed();
+            throw;
+        }
+
         if (read.IsCompletedSuccessfully)
         {
             return new ValueTask<ReadResult>(OnRead(read.Result));
@@ -61,7 +71,31 @@ internal sealed class RequestBodyReader : PipeReader
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<ReadResult> AwaitReadAsync(ValueTask<ReadResult> read) => OnRead(await read);
+    private async ValueTask<ReadResult> AwaitReadAsync(ValueTask<ReadResult> read)
+    {
+        try
+        {
+            return OnRead(await read);
+        }
+        catch (IOException)
+        {
+            OnReadFailed();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// A read that fails because the stream ended finds RequestAborted already cancelled, as Kestrel's do: handlers tell
+    /// a lost client from an error by it. The serve loop's own cancellation is queued to the thread pool and could come
+    /// after the failed read has resumed the handler.
+    /// </summary>
+    private void OnReadFailed()
+    {
+        if (_stream.IsResponseAbandoned)
+        {
+            _stream.CancelRequestAborted();
+        }
+    }
 
     private ReadResult OnRead(ReadResult result)
     {
@@ -88,13 +122,23 @@ internal sealed class RequestBodyReader : PipeReader
             return true;
         }
 
-        if (_inner.TryRead(out result))
+        bool read;
+        try
         {
-            result = OnRead(result);
-            return true;
+            read = _inner.TryRead(out result);
+        }
+        catch (IOException)
+        {
+            OnReadFailed();
+            throw;
         }
 
-        return false;
+        if (read)
+        {
+            result = OnRead(result);
+        }
+
+        return read;
     }
 
     public override void AdvanceTo(SequencePosition consumed) => AdvanceTo(consumed, consumed);

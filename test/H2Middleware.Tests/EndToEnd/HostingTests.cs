@@ -1,13 +1,18 @@
 using System.Net;
+using System.Net.Sockets;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace H2Middleware.Tests.EndToEnd;
 
-/// <summary>How the engine attaches to a host: options from services, and endpoints it cannot serve refused at set-up.</summary>
+/// <summary>
+/// How the engine attaches to a host: options from services, endpoints it cannot serve refused at set-up, and endpoints
+/// without IP addresses.
+/// </summary>
 public class HostingTests
 {
     [Fact]
@@ -59,6 +64,59 @@ public class HostingTests
         else
         {
             Assert.Null(error);
+        }
+    }
+
+    /// <summary>
+    /// On a Unix socket the connection has no addresses: a request sees none, even when a middleware set them for the
+    /// previous request served by the same pooled stream object (ForwardedHeaders does, from X-Forwarded-For).
+    /// </summary>
+    [Fact]
+    public async Task OnAUnixSocketNoRequestSeesTheAddressesAMiddlewareSetForAnEarlierOne()
+    {
+        string socketPath = Path.Combine(Path.GetTempPath(), $"h2middleware-{Guid.NewGuid():N}.sock");
+        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.ListenUnixSocket(socketPath, listen =>
+        {
+            listen.Protocols = HttpProtocols.Http2;
+            listen.UseHttp2ServeLoop();
+        }));
+        await using WebApplication app = builder.Build();
+        app.Run(context =>
+        {
+            string seen = $"{context.Connection.RemoteIpAddress?.ToString() ?? "none"}:{context.Connection.RemotePort}";
+            context.Connection.RemoteIpAddress = IPAddress.Parse("203.0.113.7");
+            context.Connection.RemotePort = 4242;
+            return context.Response.WriteAsync(seen);
+        });
+        await app.StartAsync();
+        try
+        {
+            using var client = new HttpClient(new SocketsHttpHandler
+            {
+                ConnectCallback = async (_, cancellationToken) =>
+                {
+                    var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+                    await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), cancellationToken);
+                    return new NetworkStream(socket, ownsSocket: true);
+                },
+            })
+            {
+                BaseAddress = new Uri("http://localhost"),
+                DefaultRequestVersion = HttpVersion.Version20,
+                DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
+            };
+
+            for (int request = 0; request < 3; request++)
+            {
+                Assert.Equal("none:0", await client.GetStringAsync("/"));
+            }
+        }
+        finally
+        {
+            await app.StopAsync();
+            File.Delete(socketPath);
         }
     }
 }

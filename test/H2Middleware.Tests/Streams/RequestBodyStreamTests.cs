@@ -209,6 +209,53 @@ public class RequestBodyStreamTests
         Assert.Equal(Digest([1, 2, 3]), (await client.ReadResponseAsync(3)).BodyText);
     }
 
+    /// <summary>
+    /// A read that fails because the client reset the stream or went away finds RequestAborted cancelled, as under
+    /// Kestrel: handlers tell a lost client from an error with <c>catch (IOException) when (RequestAborted...)</c>.
+    /// Rounds, because the two used to race.
+    /// </summary>
+    [Theory]
+    [InlineData("reset", "Body")]
+    [InlineData("reset", "BodyReader")]
+    [InlineData("connection lost", "Body")]
+    [InlineData("connection lost", "BodyReader")]
+    public async Task AReadThatFailsBecauseTheStreamEndedFindsRequestAbortedCancelled(string ending, string reader)
+    {
+        for (int round = 0; round < 10; round++)
+        {
+            var outcome = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var waiting = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            await using var client = await Http2TestClient.ConnectAsync(async context =>
+            {
+                try
+                {
+                    waiting.SetResult();
+                    if (reader == "Body")
+                    {
+                        _ = await context.Request.Body.ReadAsync(new byte[BigBuffer]);
+                    }
+                    else
+                    {
+                        _ = await context.Request.BodyReader.ReadAsync();
+                    }
+
+                    outcome.SetResult("the read returned");
+                }
+                catch (IOException)
+                {
+                    outcome.SetResult(context.RequestAborted.IsCancellationRequested ? "aborted" : "IOException, RequestAborted not cancelled");
+                }
+            });
+            await client.SendPostAsync(1);
+            await waiting.Task.WaitAsync(Http2TestClient.DefaultTimeout);
+            await Task.Delay(10);
+
+            await (ending == "reset" ? client.SendRstStreamAsync(1, Http2ErrorCode.Cancel) : client.CloseSendingAsync());
+
+            Assert.Equal("aborted", await outcome.Task.WaitAsync(Http2TestClient.DefaultTimeout));
+        }
+    }
+
     [Fact]
     public async Task AnEmptyEndOfStreamWhileTheHandlerWaitsEndsTheBody()
     {
