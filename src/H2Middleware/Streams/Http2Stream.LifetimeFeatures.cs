@@ -36,6 +36,9 @@ internal partial class Http2Stream :
         set => _requestAborted = value;
     }
 
+    /// <summary>The token RequestAborted returns unless the application replaced it.</summary>
+    public CancellationToken RequestAbortedToken => _requestAbortedSource.Token;
+
     /// <summary>The handler gives up on the request: the stream is reset with INTERNAL_ERROR (as Kestrel does).</summary>
     void IHttpRequestLifetimeFeature.Abort() => RequestReset(Http2ErrorCode.InternalError);
 

@@ -26,6 +26,10 @@ internal partial class Http2Stream : IHttpResponseFeature, IHttpResponseBodyFeat
     private int _outputNotificationPending;
     private DirectWriteCompletion _directWriteCompletion = new();
 
+    // An OnStarting callback failed: the response is lost to it, as under Kestrel (later writes fail, and the client
+    // gets a 500 if nothing was sent).
+    private Exception? _startFailure;
+
     // Published by the handler (after filling it), cleared by the serve loop before it completes the handler's write:
     // the loop reads the buffer only through this reference, so it never sees the handler's next write half-made.
     private DirectWriteCompletion? _pendingDirectWrite;
@@ -121,13 +125,28 @@ internal partial class Http2Stream : IHttpResponseFeature, IHttpResponseBodyFeat
             return Task.CompletedTask;
         }
 
+        if (_startFailure is not null)
+        {
+            throw new ObjectDisposedException("The response has been aborted due to an unhandled application exception.", _startFailure);
+        }
+
         return _onStarting is { Count: > 0 } ? FireOnStartingThenStartAsync() : StartNow();
 
         async Task FireOnStartingThenStartAsync()
         {
-            while (_onStarting.TryPop(out var callback))
+            try
             {
-                await callback.Key(callback.Value);
+                while (_onStarting.TryPop(out var callback))
+                {
+                    await callback.Key(callback.Value);
+                }
+            }
+            catch (Exception error)
+            {
+                _onStarting.Clear();
+                _startFailure = error;
+                LogApplicationError(error);
+                throw;
             }
 
             await StartNow();
@@ -190,7 +209,7 @@ internal partial class Http2Stream : IHttpResponseFeature, IHttpResponseBodyFeat
 
     private void CompleteStartedResponse()
     {
-        if (!_responseAbandoned && ResponseContentLength is { } declared && ResponseBytesWritten < declared && !SuppressResponseBody)
+        if (!_responseAbandoned && ResponseContentLength is { } declared && ResponseBytesWritten < declared && !HasNoBody)
         {
             _responseCompleted = true;
             Http2Log.ResponseInvalid(_port.Logger, _port.ConnectionId, StreamId,
@@ -217,6 +236,11 @@ internal partial class Http2Stream : IHttpResponseFeature, IHttpResponseBodyFeat
     /// </summary>
     public Task FinishAfterApplicationAsync(Exception? error)
     {
+        if (error is null && !_responseStarted)
+        {
+            error = _startFailure ?? NothingWrittenOfDeclaredLength();
+        }
+
         if (error is not null && !_responseCompleted)
         {
             if (_responseStarted)
@@ -227,12 +251,7 @@ internal partial class Http2Stream : IHttpResponseFeature, IHttpResponseBodyFeat
                 return Task.CompletedTask;
             }
 
-            _onStarting?.Clear();
-            _statusCode = error is BadHttpRequestException badRequest ? badRequest.StatusCode : StatusCodes.Status500InternalServerError;
-            _responseHeaders.Clear();
-            _responseHeaders.ContentLength = 0;
-            _responseTrailers?.Clear();
-            SuppressResponseBody = true;
+            ReplaceWithErrorResponse(error);
         }
 
         Task completion;
@@ -248,7 +267,10 @@ internal partial class Http2Stream : IHttpResponseFeature, IHttpResponseBodyFeat
         return completion.IsCompletedSuccessfully ? completion : ObserveCompletionAsync(completion);
     }
 
-    /// <summary>A response that failed to complete (an OnStarting callback threw) is logged and reset.</summary>
+    /// <summary>
+    /// A response that failed to complete (an OnStarting callback threw): a 500 if nothing was sent yet, as from a handler
+    /// that threw, else a reset.
+    /// </summary>
     private async Task ObserveCompletionAsync(Task completion)
     {
         try
@@ -257,9 +279,51 @@ internal partial class Http2Stream : IHttpResponseFeature, IHttpResponseBodyFeat
         }
         catch (Exception completionError)
         {
-            LogApplicationError(completionError);
-            RequestReset(Frames.Http2ErrorCode.InternalError);
+            if (completionError != _startFailure)
+            {
+                LogApplicationError(completionError);
+            }
+
+            if (_responseStarted)
+            {
+                RequestReset(Frames.Http2ErrorCode.InternalError);
+                return;
+            }
+
+            ReplaceWithErrorResponse(completionError);
+            await CompleteResponseAsync();
         }
+    }
+
+    /// <summary>A response with no body whatever its Content-Length says: to HEAD, a 304, or the engine's own error response.</summary>
+    private bool HasNoBody => SuppressResponseBody || _statusCode == StatusCodes.Status304NotModified;
+
+    /// <summary>
+    /// A handler that declared a Content-Length, wrote nothing and returned before the response started: a 500 rather
+    /// than headers followed by a reset, as Kestrel does.
+    /// </summary>
+    private InvalidOperationException? NothingWrittenOfDeclaredLength()
+    {
+        if (ResponseBytesWritten != 0 || _responseHeaders.ContentLength is not > 0 || HasNoBody)
+        {
+            return null;
+        }
+
+        string problem = $"Response Content-Length mismatch: too few bytes written (0 of {_responseHeaders.ContentLength}).";
+        Http2Log.ResponseInvalid(_port.Logger, _port.ConnectionId, StreamId, problem);
+        return new InvalidOperationException(problem);
+    }
+
+    /// <summary>The response the client gets instead of the handler's when the handler failed before anything was sent.</summary>
+    private void ReplaceWithErrorResponse(Exception error)
+    {
+        _onStarting?.Clear();
+        _startFailure = null;
+        _statusCode = error is BadHttpRequestException badRequest ? badRequest.StatusCode : StatusCodes.Status500InternalServerError;
+        _responseHeaders.Clear();
+        _responseHeaders.ContentLength = 0;
+        _responseTrailers?.Clear();
+        SuppressResponseBody = true;
     }
 
     /// <summary>Runs the OnCompleted callbacks, last registered first; their failures are logged, not thrown.</summary>

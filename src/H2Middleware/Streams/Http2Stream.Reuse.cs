@@ -113,6 +113,7 @@ internal partial class Http2Stream
         _responseAbandoned = false;
         _outputNotificationPending = 0;
         _pendingDirectWrite = null;
+        _startFailure = null;
         if (_directWriteCompletion.IsCompleting)
         {
             _directWriteCompletion = new DirectWriteCompletion();

@@ -42,8 +42,11 @@ internal sealed class ResponseBodyWriter : PipeWriter
 
     public override ValueTask<FlushResult> WriteAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken = default)
     {
-        // Direct only when nothing is left unflushed: what was written before must go out first.
-        if (source.Length < DirectWriteThreshold || _stream.SuppressResponseBody || _buffer.UnflushedBytes != 0)
+        // Direct only when nothing is left unflushed: what was written before must go out first. A direct write ends
+        // only when sent or abandoned with the stream, so a token that can cancel it otherwise takes the pipe, whose
+        // flush honours it; RequestAborted cancels only with the stream.
+        if (source.Length < DirectWriteThreshold || _stream.SuppressResponseBody || _buffer.UnflushedBytes != 0
+            || (cancellationToken.CanBeCanceled && cancellationToken != _stream.RequestAbortedToken))
         {
             return WriteCopyAsync(source, cancellationToken);
         }
@@ -89,8 +92,10 @@ internal sealed class ResponseBodyWriter : PipeWriter
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<FlushResult> StartThenWriteDirectAsync(ReadOnlyMemory<byte> source)
     {
-        await _stream.StartResponseAsync();
+        // Counted before the start, whose Content-Length check then refuses a write that is too long before any header
+        // is sent: the handler's failure becomes a 500, as with a short write, not a reset.
         CountWritten(source.Length);
+        await _stream.StartResponseAsync();
         return _stream.IsResponseAbandoned ? Abandoned : await _stream.WriteDirectAsync(source);
     }
 

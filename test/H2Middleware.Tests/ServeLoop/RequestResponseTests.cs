@@ -169,6 +169,136 @@ public class RequestResponseTests
         await client.ExpectRstStreamAsync(1, Http2ErrorCode.EnhanceYourCalm);
     }
 
+    /// <summary>A 304 may carry the Content-Length of the representation it stands for (RFC 9110 §8.6), never a body.</summary>
+    [Fact]
+    public async Task A304KeepsItsContentLengthAndHasNoBody()
+    {
+        await using var client = await Http2TestClient.ConnectAsync(context =>
+        {
+            context.Response.StatusCode = StatusCodes.Status304NotModified;
+            context.Response.ContentLength = 100;
+            return Task.CompletedTask;
+        });
+
+        await client.SendGetAsync(1);
+        TestResponse response = await client.ReadResponseAsync(1);
+
+        Assert.Equal("304", response.Status);
+        Assert.Equal("100", response.Header("content-length"));
+        Assert.Empty(response.Body);
+    }
+
+    /// <summary>
+    /// A body that cannot match its declared Content-Length, found before any header was sent, becomes a 500 (as under
+    /// Kestrel) rather than headers and a reset: nothing written at all, or too much in one write, whether that write
+    /// is copied through the pipe or large enough to be sent from the handler's memory.
+    /// </summary>
+    [Theory]
+    [InlineData(0)]
+    [InlineData(200)]
+    [InlineData(20_000)]
+    public async Task AContentLengthMismatchFoundBeforeTheResponseStartsBecomesA500(int written)
+    {
+        await using var client = await Http2TestClient.ConnectAsync(async context =>
+        {
+            context.Response.ContentLength = written == 0 ? 10 : 100;
+            if (written > 0)
+            {
+                await context.Response.Body.WriteAsync(new byte[written]);
+            }
+        });
+
+        await client.SendGetAsync(1);
+        TestResponse response = await client.ReadResponseAsync(1);
+
+        Assert.Equal("500", response.Status);
+        Assert.Empty(response.Body);
+    }
+
+    /// <summary>
+    /// An OnStarting callback that throws loses the response, as under Kestrel: the rest of the callbacks do not run,
+    /// a later write fails too, and the client gets a 500 without anything the handler set.
+    /// </summary>
+    [Fact]
+    public async Task AFailedOnStartingLosesTheResponseEvenWhenTheHandlerCarriesOn()
+    {
+        var writes = new TaskCompletionSource<(Exception? First, Exception? Second)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var client = await Http2TestClient.ConnectAsync(async context =>
+        {
+            context.Response.OnStarting(() =>
+            {
+                context.Response.Headers["x-late"] = "1";
+                return Task.CompletedTask;
+            });
+            context.Response.OnStarting(() => throw new InvalidOperationException("OnStarting failed"));
+            Exception? first = null;
+            Exception? second = null;
+            try
+            {
+                await context.Response.WriteAsync("a");
+            }
+            catch (Exception error)
+            {
+                first = error;
+            }
+
+            try
+            {
+                await context.Response.WriteAsync("b");
+            }
+            catch (Exception error)
+            {
+                second = error;
+            }
+
+            writes.SetResult((first, second));
+        });
+
+        await client.SendGetAsync(1);
+        TestResponse response = await client.ReadResponseAsync(1);
+
+        (Exception? firstWrite, Exception? secondWrite) = await writes.Task;
+        Assert.Equal("OnStarting failed", Assert.IsType<InvalidOperationException>(firstWrite).Message);
+        Assert.IsType<ObjectDisposedException>(secondWrite);
+        Assert.Equal("500", response.Status);
+        Assert.Null(response.Header("x-late"));
+        Assert.Empty(response.Body);
+    }
+
+    /// <summary>
+    /// A write's own CancellationToken ends it when the client does not take the bytes, whatever the write's size (large
+    /// ones are otherwise sent from the handler's memory, and end only once sent or abandoned).
+    /// </summary>
+    [Theory]
+    [InlineData(4 * 1024)]
+    [InlineData(64 * 1024)]
+    public async Task AWriteToAClientThatTakesNothingEndsWhenItsTokenIsCancelled(int writeSize)
+    {
+        var outcome = new TaskCompletionSource<Exception?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var client = await Http2TestClient.ConnectAsync(async context =>
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+            try
+            {
+                for (int written = 0; written < 8 * 1024 * 1024; written += writeSize)
+                {
+                    await context.Response.Body.WriteAsync(new byte[writeSize], timeout.Token);
+                }
+
+                outcome.SetResult(null);
+            }
+            catch (Exception error)
+            {
+                outcome.SetResult(error);
+            }
+        });
+
+        // No WINDOW_UPDATE: the stream's window stops the response after 64 KiB.
+        await client.SendGetAsync(1);
+
+        Assert.IsAssignableFrom<OperationCanceledException>(await outcome.Task.WaitAsync(Http2TestClient.DefaultTimeout));
+    }
+
     [Fact]
     public async Task ContentLengthShorterThanTheBodyIsAStreamProtocolError()
     {
