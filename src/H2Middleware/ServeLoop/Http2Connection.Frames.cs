@@ -304,6 +304,8 @@ internal sealed partial class Http2Connection
         }
 
         _controlFrameRate.Take();
+        int? largestInitialWindow = null;
+        int? lastInitialWindow = null;
         foreach (Http2Setting setting in frame.Settings)
         {
             switch (setting.Parameter)
@@ -312,7 +314,8 @@ internal sealed partial class Http2Connection
                     _responseFields.SetPeerHeaderTableSize(setting.Value);
                     break;
                 case Http2SettingsParameter.InitialWindowSize:
-                    ChangeInitialSendWindow((int)setting.Value);
+                    lastInitialWindow = (int)setting.Value;
+                    largestInitialWindow = Math.Max(largestInitialWindow ?? 0, (int)setting.Value);
                     break;
                 case Http2SettingsParameter.MaxFrameSize:
                     _streamTurn.PeerMaxFrameSize = (int)setting.Value;
@@ -327,6 +330,19 @@ internal sealed partial class Http2Connection
                     _push.OnClientMaxConcurrentStreams(setting.Value);
                     break;
             }
+        }
+
+        if (lastInitialWindow is { } last)
+        {
+            // Once per frame, not per entry: a frame can repeat the setting thousands of times, and each change walks
+            // every stream. A value that would overflow a window on the way is still an error (RFC 9113 §6.9.2), so the
+            // largest goes first.
+            if (largestInitialWindow != last)
+            {
+                ChangeInitialSendWindow(largestInitialWindow!.Value);
+            }
+
+            ChangeInitialSendWindow(last);
         }
 
         _controlFrames.Enqueue(new ControlFrame(ControlFrameKind.SettingsAck));

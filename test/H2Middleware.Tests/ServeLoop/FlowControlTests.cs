@@ -120,6 +120,42 @@ public class FlowControlTests
         release.SetResult();
     }
 
+    /// <summary>
+    /// §6.5.3: a SETTINGS frame's values count in order; a value that overflows a window on the way is the error even
+    /// when a later one in the same frame would bring it back.
+    /// </summary>
+    [Fact]
+    public async Task AnInitialWindowSizeThatOverflowsPartWayThroughAFrameIsAConnectionFlowControlError()
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var client = await Http2TestClient.ConnectAsync(async context => await release.Task);
+        await client.SendGetAsync(1);
+        await client.SendWindowUpdateAsync(1, 0x7FFF_FFFF - 65_535);
+        await client.SendSettingsAsync(
+            new Http2Setting(Http2SettingsParameter.InitialWindowSize, 65_536),
+            new Http2Setting(Http2SettingsParameter.InitialWindowSize, 65_535));
+        await client.ExpectGoAwayAsync(Http2ErrorCode.FlowControlError);
+        release.SetResult();
+    }
+
+    /// <summary>A SETTINGS frame that repeats SETTINGS_INITIAL_WINDOW_SIZE leaves the windows at its last value.</summary>
+    [Fact]
+    public async Task TheLastInitialWindowSizeOfAFrameIsTheOneThatHolds()
+    {
+        await using var client = Http2TestClient.Start(context => context.Response.WriteAsync(new string('x', 100)));
+        await client.HandshakeAsync(
+            new Http2Setting(Http2SettingsParameter.InitialWindowSize, 0),
+            new Http2Setting(Http2SettingsParameter.InitialWindowSize, 1_000),
+            new Http2Setting(Http2SettingsParameter.InitialWindowSize, 30));
+
+        await client.SendGetAsync(1);
+        await client.ExpectAsync(Http2FrameType.Headers, 1);
+        ReceivedFrame first = await client.ExpectAsync(Http2FrameType.Data, 1);
+
+        Assert.Equal(30, first.Payload.Length);
+        Assert.False(first.EndStream);
+    }
+
     [Fact]
     public async Task DataBeyondTheStreamWindowIsAStreamFlowControlError()
     {
