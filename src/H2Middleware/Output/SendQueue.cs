@@ -44,7 +44,7 @@ internal sealed class SendQueue(IWriteScheduler scheduler, IStreamOutputEvents e
                 scheduler.Enqueue(stream);
                 break;
             case OutputReadiness.WaitingForWindow when !stream.IsWaitingForWindow:
-                stream.IsWaitingForWindow = true;
+                stream.WindowWaitSlot = _waitingForWindow.Count;
                 stream.BlockedSince = clock.Now;
                 stream.BlockedOnStreamWindow = stream.SendWindow.Available <= 0;
                 _waitingForWindow.Add(stream);
@@ -103,17 +103,30 @@ internal sealed class SendQueue(IWriteScheduler scheduler, IStreamOutputEvents e
         return false;
     }
 
-    /// <summary>Some window grew: the streams that waited for it are looked at again.</summary>
-    public void ResumeWaitingStreams()
+    /// <summary>Every stream window grew (SETTINGS_INITIAL_WINDOW_SIZE): the streams that waited for a window are looked at again.</summary>
+    public void ResumeWaitingStreams() => Resume(includeStreamWindowBlocked: true);
+
+    /// <summary>
+    /// The connection's window grew: the streams that waited for it are looked at again, not those whose own window is
+    /// what holds them, which only their WINDOW_UPDATE can free.
+    /// </summary>
+    public void ResumeStreamsWaitingForConnectionWindow() => Resume(includeStreamWindowBlocked: false);
+
+    private void Resume(bool includeStreamWindowBlocked)
     {
         if (ConnectionWindow.Available <= 0)
         {
             return;
         }
 
+        // Backwards: a stream that stops waiting takes the last one's place, which has been looked at already.
         for (int i = _waitingForWindow.Count - 1; i >= 0; i--)
         {
-            Evaluate(_waitingForWindow[i]);
+            StreamEntry stream = _waitingForWindow[i];
+            if (includeStreamWindowBlocked || !stream.BlockedOnStreamWindow)
+            {
+                Evaluate(stream);
+            }
         }
     }
 
@@ -121,8 +134,12 @@ internal sealed class SendQueue(IWriteScheduler scheduler, IStreamOutputEvents e
     {
         if (stream.IsWaitingForWindow)
         {
-            stream.IsWaitingForWindow = false;
-            _waitingForWindow.Remove(stream);
+            // The last waiting stream takes its place: no search, no shift, whatever the number of streams waiting.
+            StreamEntry last = _waitingForWindow[^1];
+            _waitingForWindow[stream.WindowWaitSlot] = last;
+            last.WindowWaitSlot = stream.WindowWaitSlot;
+            _waitingForWindow.RemoveAt(_waitingForWindow.Count - 1);
+            stream.WindowWaitSlot = -1;
             ChargeBlockedTime(stream);
         }
     }

@@ -81,7 +81,10 @@ internal sealed class StreamEntry(Http2Stream stream) : IScheduledStream
     public bool IsScheduled { get; set; }
 
     /// <summary>The stream has data but no window (its own or the connection's) and waits for a WINDOW_UPDATE.</summary>
-    public bool IsWaitingForWindow { get; set; }
+    public bool IsWaitingForWindow => WindowWaitSlot >= 0;
+
+    /// <summary>Where the stream is in the send queue's list of streams waiting for window; -1 when it is not there.</summary>
+    public int WindowWaitSlot { get; set; } = -1;
 
     /// <summary>When the stream last joined the scheduler's queue (a <see cref="TimeProvider"/> timestamp).</summary>
     public long QueuedSince { get; set; }
@@ -160,7 +163,7 @@ internal sealed class StreamEntry(Http2Stream stream) : IScheduledStream
         WaitingToRun = false;
         AbortCallbacksPending = false;
         IsScheduled = false;
-        IsWaitingForWindow = false;
+        WindowWaitSlot = -1;
         QueuedTime = TimeSpan.Zero;
         StreamWindowBlockedTime = TimeSpan.Zero;
         ConnectionWindowBlockedTime = TimeSpan.Zero;

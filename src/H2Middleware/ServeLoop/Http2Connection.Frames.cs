@@ -41,6 +41,7 @@ internal sealed partial class Http2Connection
             if (_reads.PrefaceReceived || _reads.TryReadPreface(ref buffer))
             {
                 ProcessFrames(ref buffer);
+                ResumeStreamsIfConnectionWindowGrew();
             }
         }
         catch (Http2ConnectionException failure)
@@ -397,7 +398,7 @@ internal sealed partial class Http2Connection
                 throw new Http2ConnectionException(Http2ErrorCode.FlowControlError, "connection window above 2^31-1");
             }
 
-            _sendQueue.ResumeWaitingStreams();
+            _connectionWindowGrew = true;
             return;
         }
 
@@ -418,6 +419,19 @@ internal sealed partial class Http2Connection
         }
 
         _sendQueue.Evaluate(stream);
+    }
+
+    /// <summary>
+    /// Once per read, not per frame: a flood of connection WINDOW_UPDATEs would otherwise look at every waiting stream
+    /// for each 13-byte frame.
+    /// </summary>
+    private void ResumeStreamsIfConnectionWindowGrew()
+    {
+        if (_connectionWindowGrew)
+        {
+            _connectionWindowGrew = false;
+            _sendQueue.ResumeStreamsWaitingForConnectionWindow();
+        }
     }
 
     private void OnHeaders(in Http2Frame frame)

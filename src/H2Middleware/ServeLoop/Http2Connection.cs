@@ -66,6 +66,7 @@ internal sealed partial class Http2Connection
     // Frames and streams.
     private bool _stopReading;
     private bool _sawFirstSettings;
+    private bool _connectionWindowGrew;
     private int _unacknowledgedSettings;
     private int _highestStreamId;
     private int _refusedBeforeSettingsAck;

@@ -156,6 +156,43 @@ public class FlowControlTests
         Assert.False(first.EndStream);
     }
 
+    /// <summary>
+    /// Streams held back by their own window and by the connection's, freed in an order unlike the one they stopped in:
+    /// each gets its whole body once its windows allow, whichever window frees it.
+    /// </summary>
+    [Fact]
+    public async Task StreamsWaitingForEitherWindowAllCompleteAsTheWindowsOpen()
+    {
+        const int Streams = 40;
+        const int BodyLength = 5_000;
+        await using var client = Http2TestClient.Start(context => context.Response.Body.WriteAsync(new byte[BodyLength]).AsTask());
+        await client.HandshakeAsync(new Http2Setting(Http2SettingsParameter.InitialWindowSize, 1_000));
+        int[] ids = Enumerable.Range(0, Streams).Select(i => 2 * i + 1).ToArray();
+        foreach (int id in ids)
+        {
+            await client.SendGetAsync(id);
+        }
+
+        // Every stream sends its first 1,000 bytes and waits for its own window; half of them get enough to need the
+        // connection's too, which 40,000 bytes sent have left short of 20 × 4,000.
+        await client.SendPingAsync(1);
+        foreach (int id in ids.Where((_, i) => i % 2 == 0).Reverse())
+        {
+            await client.SendWindowUpdateAsync(id, BodyLength);
+        }
+
+        await client.SendPingAsync(2);
+        await client.SendWindowUpdateAsync(0, Streams * BodyLength);
+        foreach (int id in ids.Where((_, i) => i % 2 == 1))
+        {
+            await client.SendWindowUpdateAsync(id, BodyLength);
+        }
+
+        Dictionary<int, TestResponse> responses = await client.ReadResponsesAsync(ids);
+
+        Assert.All(ids, id => Assert.Equal(BodyLength, responses[id].Body.Length));
+    }
+
     [Fact]
     public async Task DataBeyondTheStreamWindowIsAStreamFlowControlError()
     {
