@@ -227,7 +227,7 @@ internal sealed partial class Http2Connection
             throw new Http2ConnectionException(Http2ErrorCode.FlowControlError, "DATA beyond the connection window");
         }
 
-        _requestBodies.CountFrame(empty: flowControlled == 0 && !frame.EndStream);
+        _requestBodies.CountFrame(empty: frame.Payload.IsEmpty && !frame.EndStream);
         StreamEntry? stream = _streams.FindOpen(streamId);
         if (stream is null || stream.RemoteClosed)
         {

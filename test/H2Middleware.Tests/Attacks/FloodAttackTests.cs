@@ -1,3 +1,4 @@
+using System.Buffers;
 using H2Middleware.Frames;
 using Xunit.Abstractions;
 
@@ -9,15 +10,30 @@ public class FloodAttackTests(AttackServer server, ITestOutputHelper output) : A
 {
     private static readonly TimeSpan Round = TimeSpan.FromSeconds(3);
 
-    [Fact]
-    public async Task EmptyDataFloodIsCutOff()
+    // A DATA frame of stream 1 with the PADDED flag, its pad length 0 and no data: one octet of flow control, no bytes.
+    private static readonly byte[] PaddedEmptyData = [0, 0, 1, (byte)Http2FrameType.Data, (byte)Http2FrameFlags.Padded, 0, 0, 0, 1, 0];
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task EmptyDataFloodIsCutOff(bool padded)
     {
-        // CVE-2019-9518: empty DATA frames on a request whose handler waits for its body.
+        // CVE-2019-9518: empty DATA frames on a request whose handler waits for its body; padding makes none less empty.
         AttackOutcome outcome = await RunAsync("empty DATA flood", TimeSpan.FromSeconds(1), context => context.RepeatAsync(async () =>
         {
             await using RawHttp2Socket attacker = await context.ConnectAsync();
             await attacker.SendAsync(w => attacker.WriteRequest(w, 1, "POST", "/echo", endStream: false));
-            await Flood.RunAsync(attacker, 20_000, Round, 100_000, (w, _) => Http2FrameWriter.WriteData(w, 1, [], endStream: false));
+            await Flood.RunAsync(attacker, 20_000, Round, 100_000, (w, _) =>
+            {
+                if (padded)
+                {
+                    w.Write(PaddedEmptyData);
+                }
+                else
+                {
+                    Http2FrameWriter.WriteData(w, 1, [], endStream: false);
+                }
+            });
             await AwaitCutOffAsync(attacker);
         }));
 
