@@ -28,6 +28,21 @@ internal sealed class FrameOutput(PipeWriter writer, ILogger logger, string conn
         }
     }
 
+    /// <summary>
+    /// Counts the frames of a field block as <see cref="Http2FrameWriter"/> cut it: the first frame (HEADERS, or
+    /// PUSH_PROMISE with its promised id in <paramref name="firstPrefix"/> octets), then CONTINUATION frames.
+    /// </summary>
+    public void CountFieldBlock(Http2FrameType type, int streamId, Http2FrameFlags flags, int firstPrefix, int blockLength, int maxFrameSize)
+    {
+        int first = Math.Min(blockLength, maxFrameSize - firstPrefix);
+        Count(type, streamId, flags | (first == blockLength ? Http2FrameFlags.EndHeaders : Http2FrameFlags.None), firstPrefix + first);
+        for (int offset = first; offset < blockLength; offset += maxFrameSize)
+        {
+            int length = Math.Min(blockLength - offset, maxFrameSize);
+            Count(Http2FrameType.Continuation, streamId, offset + length == blockLength ? Http2FrameFlags.EndHeaders : Http2FrameFlags.None, length);
+        }
+    }
+
     /// <summary>A flush takes everything written so far.</summary>
     public ValueTask<FlushResult> Flush()
     {

@@ -44,7 +44,7 @@ internal sealed class PushPromiseQueue(FrameOutput output, ResponseFieldEncoder 
 
             ReadOnlySpan<byte> block = fields.Block;
             Http2FrameWriter.WritePushPromise(output.Writer, promise.ParentId, promise.PromisedId, block, peerMaxFrameSize);
-            output.Count(Http2FrameType.PushPromise, promise.ParentId, Http2FrameFlags.None, 4 + block.Length);
+            output.CountFieldBlock(Http2FrameType.PushPromise, promise.ParentId, Http2FrameFlags.None, firstPrefix: 4, block.Length, peerMaxFrameSize);
             events.OnPromiseWritten(promise);
         }
     }

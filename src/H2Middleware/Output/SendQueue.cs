@@ -114,7 +114,9 @@ internal sealed class SendQueue(IWriteScheduler scheduler, IStreamOutputEvents e
 
     private void Resume(bool includeStreamWindowBlocked)
     {
-        if (ConnectionWindow.Available <= 0)
+        // A connection window still shut frees nothing. Stream windows that grew are looked at even then: a stream no
+        // longer held by its own window must be marked as waiting for the connection's, which is what frees it next.
+        if (!includeStreamWindowBlocked && ConnectionWindow.Available <= 0)
         {
             return;
         }

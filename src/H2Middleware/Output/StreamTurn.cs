@@ -120,14 +120,7 @@ internal sealed class StreamTurn(FrameOutput output, ResponseFieldEncoder fields
     {
         ReadOnlySpan<byte> block = fields.Block;
         Http2FrameWriter.WriteHeaders(output.Writer, streamId, block, endStream, PeerMaxFrameSize);
-        int first = Math.Min(block.Length, PeerMaxFrameSize);
-        Http2FrameFlags flags = (endStream ? Http2FrameFlags.EndStream : Http2FrameFlags.None) | (first == block.Length ? Http2FrameFlags.EndHeaders : Http2FrameFlags.None);
-        output.Count(Http2FrameType.Headers, streamId, flags, first);
-        for (int offset = first; offset < block.Length; offset += PeerMaxFrameSize)
-        {
-            int length = Math.Min(block.Length - offset, PeerMaxFrameSize);
-            output.Count(Http2FrameType.Continuation, streamId, offset + length == block.Length ? Http2FrameFlags.EndHeaders : Http2FrameFlags.None, length);
-        }
+        output.CountFieldBlock(Http2FrameType.Headers, streamId, endStream ? Http2FrameFlags.EndStream : Http2FrameFlags.None, firstPrefix: 0, block.Length, PeerMaxFrameSize);
     }
 
     /// <summary>Sends DATA straight from the handler's buffer; the handler's write completes when all of it is out.</summary>

@@ -97,7 +97,8 @@ internal partial class Http2Stream : IHttpResponseFeature, IHttpResponseBodyFeat
 
     IHeaderDictionary IHttpResponseTrailersFeature.Trailers
     {
-        get => _responseTrailers ??= new HeaderFieldDictionary();
+        // Made on first use; made after the response completed, it is as frozen as one made before (Kestrel's too).
+        get => _responseTrailers ??= new HeaderFieldDictionary { IsReadOnly = _responseCompleted };
         set => throw new NotSupportedException("The response trailers of an HTTP/2 stream cannot be replaced.");
     }
 

@@ -1,3 +1,4 @@
+using System.Text;
 using H2Middleware.Frames;
 using H2Middleware.Tests.ServeLoop.Harness;
 using Microsoft.AspNetCore.Http;
@@ -191,6 +192,49 @@ public class FlowControlTests
         Dictionary<int, TestResponse> responses = await client.ReadResponsesAsync(ids);
 
         Assert.All(ids, id => Assert.Equal(BodyLength, responses[id].Body.Length));
+    }
+
+    /// <summary>
+    /// A stream held by both windows: SETTINGS opens its own while the connection's is still shut, then a connection
+    /// WINDOW_UPDATE opens that one, or the other way round; either way its DATA flows.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task AStreamHeldByBothWindowsSendsOnceSettingsAndAConnectionUpdateOpenThem(bool settingsFirst)
+    {
+        await using var client = Http2TestClient.Start(context => context.Request.Path == "/big"
+            ? context.Response.Body.WriteAsync(new byte[65_535]).AsTask()
+            : context.Response.WriteAsync("hello"));
+        await client.HandshakeAsync(new Http2Setting(Http2SettingsParameter.InitialWindowSize, 0));
+        await client.SendGetAsync(1, "/big");
+        await client.SendWindowUpdateAsync(1, 65_535);
+        Assert.Equal(65_535, (await client.ReadResponseAsync(1)).Body.Length);
+        await client.SendGetAsync(3, "/small");
+        await client.ExpectAsync(Http2FrameType.Headers, 3);
+        await client.SendPingAsync(1);
+        await client.ExpectAsync(Http2FrameType.Ping, 0);
+
+        Http2Setting opened = new(Http2SettingsParameter.InitialWindowSize, 65_535);
+        if (settingsFirst)
+        {
+            await client.SendSettingsAsync(opened);
+            await client.SendWindowUpdateAsync(0, 65_535);
+        }
+        else
+        {
+            await client.SendWindowUpdateAsync(0, 65_535);
+            await client.SendSettingsAsync(opened);
+        }
+
+        ReceivedFrame frame;
+        do
+        {
+            frame = await client.ReadFrameAsync();
+        }
+        while (frame.Type != Http2FrameType.Data || frame.StreamId != 3);
+
+        Assert.Equal("hello", Encoding.ASCII.GetString(frame.Payload));
     }
 
     [Fact]

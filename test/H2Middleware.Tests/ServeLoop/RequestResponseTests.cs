@@ -85,6 +85,39 @@ public class RequestResponseTests
         Assert.Contains(new KeyValuePair<string, string>("grpc-status", "0"), response.Trailers!);
     }
 
+    /// <summary>
+    /// Trailers first asked for after the response completed are as frozen as ones set before: AppendTrailer throws and
+    /// the body's last DATA frame still ends the stream (the stream's window holds the body back meanwhile).
+    /// </summary>
+    [Fact]
+    public async Task TrailersFirstTouchedAfterTheResponseCompletedCannotBeAdded()
+    {
+        var lateAppend = new TaskCompletionSource<Exception?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var client = Http2TestClient.Start(async context =>
+        {
+            await context.Response.WriteAsync("abc");
+            await context.Response.CompleteAsync();
+            try
+            {
+                context.Response.AppendTrailer("x-late", "1");
+                lateAppend.SetResult(null);
+            }
+            catch (Exception error)
+            {
+                lateAppend.SetResult(error);
+            }
+        });
+        await client.HandshakeAsync(new Http2Setting(Http2SettingsParameter.InitialWindowSize, 0));
+        await client.SendGetAsync(1);
+        await client.ExpectAsync(Http2FrameType.Headers, 1);
+
+        Assert.IsType<InvalidOperationException>(await lateAppend.Task.WaitAsync(Http2TestClient.DefaultTimeout));
+        await client.SendWindowUpdateAsync(1, 1000);
+        ReceivedFrame data = await client.ExpectAsync(Http2FrameType.Data, 1);
+        Assert.Equal("abc", Encoding.ASCII.GetString(data.Payload));
+        Assert.True(data.EndStream);
+    }
+
     [Fact]
     public async Task RequestTrailersAreAvailableAfterTheBody()
     {

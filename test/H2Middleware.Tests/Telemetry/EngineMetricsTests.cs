@@ -74,6 +74,48 @@ public class EngineMetricsTests
     }
 
     [Fact]
+    public async Task APushPromiseCutIntoContinuationFramesCountsEachFrame()
+    {
+        using var meters = new TestMeters();
+        using MetricCollector<long> frames = meters.Collect<long>("h2middleware.server.frames");
+        using MetricCollector<long> bytes = meters.Collect<long>("h2middleware.server.bytes");
+        var promise = new List<ReceivedFrame>();
+        await using (Http2TestClient client = await ConnectAsync(
+            meters,
+            async context =>
+            {
+                if (context.Request.Path == "/style.css")
+                {
+                    await context.Response.WriteAsync("x");
+                    return;
+                }
+
+                await context.Features.Get<IHttp2ServerPushFeature>()!.PushAsync(
+                    "/style.css", headers: new HeaderDictionary { ["x-large"] = new string('v', 40_000) });
+                await context.Response.WriteAsync("page");
+            },
+            o => o.EnableServerPush = true))
+        {
+            await client.SendGetAsync(1);
+            promise.Add(await client.ExpectAsync(Http2FrameType.PushPromise, 1));
+            while ((promise[^1].Flags & Http2FrameFlags.EndHeaders) == 0)
+            {
+                promise.Add(await client.ReadFrameAsync());
+            }
+
+            await client.ReadResponsesAsync(1, 2);
+        }
+
+        Assert.True(promise.Count > 1);
+        Assert.Equal(1, Sum(frames, Sent, ("http2.frame.type", "PUSH_PROMISE")));
+        Assert.Equal(promise.Count - 1, Sum(frames, Sent, ("http2.frame.type", "CONTINUATION")));
+        // The client's frames hold the header block: the PUSH_PROMISE's promised stream id is 4 octets more.
+        Assert.Equal(
+            promise.Sum(frame => Http2FrameHeader.Size + frame.Payload.Length) + 4,
+            Sum(bytes, Sent, ("http2.frame.type", "PUSH_PROMISE")) + Sum(bytes, Sent, ("http2.frame.type", "CONTINUATION")));
+    }
+
+    [Fact]
     public async Task ResetsAreCountedEachWayWithTheirErrorCode()
     {
         using var meters = new TestMeters();
