@@ -124,14 +124,21 @@ internal sealed class RequestBodyFlow(
         long released = Math.Min(underBufferLimit ? Math.Max(consumed, examined) : stream.RequestBodyConsumed, stream.RequestBodyDelivered);
         // A grown window lets the client send that much more before any refund: examined bytes get back that much less.
         released = Math.Min(released, stream.RequestBodyConsumed + UnconsumedLimit - stream.ReceiveWindow.TargetSize);
-        if (released <= stream.RequestBodyReleased)
+        if (released > stream.RequestBodyReleased)
         {
-            return;
+            ReturnWindow(stream, (int)(released - stream.RequestBodyReleased));
+            stream.RequestBodyReleased = released;
+            SendUpdateIfDue(stream);
         }
 
-        ReturnWindow(stream, (int)(released - stream.RequestBodyReleased));
-        stream.RequestBodyReleased = released;
-        SendUpdateIfDue(stream);
+        if (!underBufferLimit && stream.RequestBodyExamined >= stream.RequestBodyDelivered && !stream.RemoteClosed
+            && (stream.ReceiveWindow.Available == 0 || ConnectionWindow.Available == 0))
+        {
+            // The handler waits for more of the body before it consumes any, and the client may send no more until it
+            // does: neither could ever move. The read fails instead of waiting forever.
+            stream.Stream.FailRequestBodyOverBuffer(maxBufferedPerStream);
+            StopReceiving(stream);
+        }
     }
 
     /// <summary>

@@ -79,6 +79,15 @@ internal partial class Http2Stream :
         _requestPipe.Writer.Complete(new Microsoft.AspNetCore.Http.BadHttpRequestException(
             "Reading the request body timed out due to data arriving too slowly. See MinRequestBodyDataRate.", StatusCodes.Status408RequestTimeout));
 
+    /// <summary>
+    /// Called on the serve loop when the handler waits for more of the body before consuming any, holding more than
+    /// the stream may buffer: the client may send nothing more until it consumes, so the handler's read fails with 413.
+    /// </summary>
+    public void FailRequestBodyOverBuffer(long limit) =>
+        _requestPipe.Writer.Complete(new Microsoft.AspNetCore.Http.BadHttpRequestException(
+            $"The request body was read without being consumed past the {limit} bytes a stream may buffer. See MaxRequestBufferSizePerStream.",
+            StatusCodes.Status413PayloadTooLarge));
+
     /// <summary>Asks the serve loop to reset the stream; only the first request of a use counts.</summary>
     public void RequestReset(Http2ErrorCode errorCode)
     {

@@ -107,6 +107,44 @@ public class HttpClientTests
         Assert.True(payload.AsSpan().SequenceEqual(echoed));
     }
 
+    /// <summary>
+    /// A handler that examines the body without consuming it until it has all of it (as gRPC reads a message): one that
+    /// fits in what a stream may buffer is read whole; a larger one cannot be, since the client may send no more until
+    /// the handler consumes, and fails with 413 rather than waiting forever.
+    /// </summary>
+    [Theory]
+    [InlineData(48 * 1024, HttpStatusCode.OK)]
+    [InlineData(1024 * 1024, HttpStatusCode.RequestEntityTooLarge)]
+    public async Task ABodyReadWholeBeforeAnyIsConsumedFitsInTheStreamsBufferOrFails(int length, HttpStatusCode expected)
+    {
+        await using var host = await KestrelTestHost.StartAsync(
+            app => app.MapPost("/whole", async (HttpContext context) =>
+            {
+                while (true)
+                {
+                    System.IO.Pipelines.ReadResult read = await context.Request.BodyReader.ReadAsync();
+                    if (read.IsCompleted)
+                    {
+                        context.Request.BodyReader.AdvanceTo(read.Buffer.End);
+                        await context.Response.WriteAsync(read.Buffer.Length.ToString());
+                        return;
+                    }
+
+                    context.Request.BodyReader.AdvanceTo(read.Buffer.Start, read.Buffer.End);
+                }
+            }),
+            configureEngine: o =>
+            {
+                o.MaxRequestBufferSizePerStream = 64 * 1024;
+                o.EnableAdaptiveReceiveWindows = false;
+            });
+        using HttpClient client = host.CreateHttp2Client();
+
+        using HttpResponseMessage response = await client.PostAsync("/whole", new ByteArrayContent(new byte[length])).WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(expected, response.StatusCode);
+    }
+
     [Fact]
     public async Task LargeDownloadArrivesWhole()
     {
