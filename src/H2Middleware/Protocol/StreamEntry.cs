@@ -1,3 +1,4 @@
+using H2Middleware.Frames;
 using H2Middleware.Scheduling;
 using H2Middleware.Streams;
 
@@ -76,6 +77,9 @@ internal sealed class StreamEntry(Http2Stream stream) : IScheduledStream
 
     /// <summary>RequestAborted is being fired on the thread pool: its callbacks may still use the stream, so it is not recycled yet.</summary>
     public bool AbortCallbacksPending { get; set; }
+
+    /// <summary>A reset the handler asked for after completing its response whole: sent once the response's END_STREAM is.</summary>
+    public Http2ErrorCode? ResetAfterResponse { get; set; }
 
     /// <summary>The stream is queued in the write scheduler.</summary>
     public bool IsScheduled { get; set; }
@@ -164,6 +168,7 @@ internal sealed class StreamEntry(Http2Stream stream) : IScheduledStream
         AbortCallbacksPending = false;
         IsScheduled = false;
         WindowWaitSlot = -1;
+        ResetAfterResponse = null;
         QueuedTime = TimeSpan.Zero;
         StreamWindowBlockedTime = TimeSpan.Zero;
         ConnectionWindowBlockedTime = TimeSpan.Zero;

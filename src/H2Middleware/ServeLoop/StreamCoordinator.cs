@@ -138,13 +138,28 @@ internal sealed class StreamCoordinator : IStreamOutputEvents
         {
             OnClosed(stream, Http2ErrorCode.NoError);
         }
+        else if (stream.ResetAfterResponse is { } errorCode)
+        {
+            Reset(stream, errorCode, "reset by the application after its response");
+        }
         else if (stream.ApplicationCompleted)
         {
             Reset(stream, Http2ErrorCode.NoError, "response complete before the request");
         }
     }
 
-    public void OnApplicationReset(StreamEntry stream, Http2ErrorCode errorCode) => Reset(stream, errorCode, "reset by the application");
+    public void OnApplicationReset(StreamEntry stream, Http2ErrorCode errorCode)
+    {
+        if (stream.Stream.ResetFollowsCompleteResponse && !stream.LocalClosed && !stream.IsClosed)
+        {
+            // The handler completed its response before it reset the stream: the response goes out whole, as under
+            // Kestrel (gRPC's status past a deadline travels in it), and the reset after its END_STREAM.
+            stream.ResetAfterResponse = errorCode;
+            return;
+        }
+
+        Reset(stream, errorCode, "reset by the application");
+    }
 
     public void OnResponseInvalid(StreamEntry stream, string reason)
     {

@@ -20,6 +20,9 @@ internal partial class Http2Stream :
 {
     private const long NoResetRequested = -1;
 
+    // Marks a requested reset that came after the response completed whole: the response still goes out, then the reset.
+    private const long FollowsCompleteResponse = 1L << 32;
+
     private CancellationTokenSource _requestAbortedSource = new();
     private CancellationToken? _requestAborted;
     private bool _allowSynchronousIO;
@@ -91,18 +94,32 @@ internal partial class Http2Stream :
     /// <summary>Asks the serve loop to reset the stream; only the first request of a use counts.</summary>
     public void RequestReset(Http2ErrorCode errorCode)
     {
-        if (Interlocked.CompareExchange(ref _requestedReset, (uint)errorCode, NoResetRequested) == NoResetRequested)
+        long requested = (uint)errorCode | (_responseCompletedWhole ? FollowsCompleteResponse : 0);
+        if (Interlocked.CompareExchange(ref _requestedReset, requested, NoResetRequested) == NoResetRequested)
         {
             Post(ServeLoopMessageKind.StreamResetByApplication, (uint)errorCode);
         }
     }
 
-    /// <summary>Read by the serve loop after it saw the response pipe complete: whether that completion ends a reset instead of a response.</summary>
+    /// <summary>
+    /// Read by the serve loop after it saw the response pipe complete: whether that completion ends a reset instead of a
+    /// response. A reset asked for after the response completed whole does not: that response is sent first.
+    /// </summary>
     public bool TryGetRequestedReset(out Http2ErrorCode errorCode)
     {
         long requested = Volatile.Read(ref _requestedReset);
-        errorCode = (Http2ErrorCode)requested;
-        return requested != NoResetRequested;
+        errorCode = (Http2ErrorCode)(uint)requested;
+        return requested != NoResetRequested && (requested & FollowsCompleteResponse) == 0;
+    }
+
+    /// <summary>The handler reset the stream after completing its response whole (gRPC does, past a deadline).</summary>
+    public bool ResetFollowsCompleteResponse
+    {
+        get
+        {
+            long requested = Volatile.Read(ref _requestedReset);
+            return requested != NoResetRequested && (requested & FollowsCompleteResponse) != 0;
+        }
     }
 
     /// <summary>

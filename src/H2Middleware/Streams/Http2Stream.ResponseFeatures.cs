@@ -22,6 +22,9 @@ internal partial class Http2Stream : IHttpResponseFeature, IHttpResponseBodyFeat
     private int _statusCode = StatusCodes.Status200OK;
     private volatile bool _responseStarted;
     private volatile bool _responseCompleted;
+
+    // Completed as a whole response (not failed short of its length, or by an error): a later reset follows it.
+    private volatile bool _responseCompletedWhole;
     private volatile bool _responseAbandoned;
     private int _outputNotificationPending;
     private DirectWriteCompletion _directWriteCompletion = new();
@@ -227,6 +230,7 @@ internal partial class Http2Stream : IHttpResponseFeature, IHttpResponseBodyFeat
         }
 
         _responseCompleted = true;
+        _responseCompletedWhole = true;
         _responseBuffer.CompleteWriting();
         NotifyOutputReady();
     }

@@ -110,6 +110,7 @@ internal partial class Http2Stream
         _replacedResponseBody = null;
         _responseStarted = false;
         _responseCompleted = false;
+        _responseCompletedWhole = false;
         _responseAbandoned = false;
         _outputNotificationPending = 0;
         _pendingDirectWrite = null;

@@ -48,6 +48,60 @@ public class HandlerResetTests
     }
 
     /// <summary>
+    /// A response the handler completed whole before it reset the stream or aborted the request (gRPC does past a
+    /// deadline, its status in the trailers) goes out whole, as under Kestrel; the reset follows its END_STREAM while the
+    /// request is still open, and is not needed once both sides have ended.
+    /// </summary>
+    [Theory]
+    [InlineData("reset", true)]
+    [InlineData("reset", false)]
+    [InlineData("abort", true)]
+    [InlineData("abort", false)]
+    public async Task AResponseCompletedBeforeTheResetGoesOutWholeFirst(string ending, bool requestOpen)
+    {
+        await using var client = await Http2TestClient.ConnectAsync(async context =>
+        {
+            context.Response.DeclareTrailer("grpc-status");
+            await context.Response.WriteAsync("done");
+            context.Response.AppendTrailer("grpc-status", "4");
+            await context.Response.CompleteAsync();
+            if (ending == "reset")
+            {
+                context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpResetFeature>()!.Reset((int)Http2ErrorCode.Cancel);
+            }
+            else
+            {
+                context.Abort();
+            }
+        });
+        await client.SendWindowUpdateAsync(0, 1 << 20);
+
+        for (int round = 0, id = 1; round < 20; round++, id += 2)
+        {
+            await client.SendGetAsync(id, endStream: !requestOpen);
+            TestResponse response = await client.ReadResponseAsync(id);
+            Assert.Equal("done", response.BodyText);
+            Assert.Contains(new KeyValuePair<string, string>("grpc-status", "4"), response.Trailers!);
+
+            if (requestOpen)
+            {
+                ReceivedFrame reset = await client.ReadFrameAsync();
+                Assert.True(reset.Type == Http2FrameType.RstStream && reset.StreamId == id, $"round {round}: expected the reset after the response, got {reset}");
+                Assert.Equal(ending == "reset" ? Http2ErrorCode.Cancel : Http2ErrorCode.InternalError, reset.ErrorCode);
+            }
+            else
+            {
+                await client.SendPingAsync(7);
+                ReceivedFrame next;
+                while ((next = await client.ReadFrameAsync()).Type != Http2FrameType.Ping)
+                {
+                    Assert.False(next.StreamId == id, $"round {round}: the closed stream got {next}");
+                }
+            }
+        }
+    }
+
+    /// <summary>
     /// A scheduler that, when it hands out a stream for the first time, lets the handler fail its response and waits
     /// for that before the turn goes on: the reset then races nothing, it is simply late, as it can be in production.
     /// </summary>
