@@ -59,6 +59,13 @@ internal static class RequestTarget
                 if (c == '%' && i + 2 < rawPath.Length && IsHex(rawPath[i + 1]) && IsHex(rawPath[i + 2]))
                 {
                     int value = (HexValue(rawPath[i + 1]) << 4) | HexValue(rawPath[i + 2]);
+                    if (value == 0)
+                    {
+                        // A NUL in a path is never a name an application means (Kestrel refuses it too).
+                        path = string.Empty;
+                        return false;
+                    }
+
                     if (value != '/')
                     {
                         rented[length++] = (byte)value;
@@ -77,8 +84,10 @@ internal static class RequestTarget
             }
             catch (DecoderFallbackException)
             {
-                path = string.Empty;
-                return false;
+                // Escapes that are not UTF-8 (a Latin-1 URL, say) stay escaped, as Kestrel leaves them: the path is the
+                // raw one with its dot segments removed, every escape kept.
+                length = Encoding.ASCII.GetBytes(rawPath, rented);
+                path = Encoding.ASCII.GetString(rented, 0, RemoveDotSegments(rented.AsSpan(0, length)));
             }
 
             return true;

@@ -49,6 +49,31 @@ public class RequestResponseTests
         Assert.Equal("GET|https|localhost|/a/c d|?x=1&y=2|HTTP/2|/a/b/../c%20d?x=1&y=2|3|text/html|a=1; b=2", seen);
     }
 
+    /// <summary>
+    /// Escapes that decode to bytes that are not UTF-8 stay escaped (as under Kestrel), the request served; an escaped
+    /// NUL is refused with the stream error PROTOCOL_ERROR.
+    /// </summary>
+    [Theory]
+    [InlineData("/a%E9b", "/a%E9b")]
+    [InlineData("/x/../%C3", "/%C3")]
+    [InlineData("/caf%C3%A9", "/café")]
+    [InlineData("/a%00b", null)]
+    public async Task PercentEscapesDecodeAsUtf8OrStayEscaped(string target, string? expectedPath)
+    {
+        await using var client = await Http2TestClient.ConnectAsync(context => context.Response.WriteAsync(context.Request.Path.Value!));
+
+        await client.SendGetAsync(1, target);
+
+        if (expectedPath is null)
+        {
+            await client.ExpectRstStreamAsync(1, Http2ErrorCode.ProtocolError);
+        }
+        else
+        {
+            Assert.Equal(expectedPath, (await client.ReadResponseAsync(1)).BodyText);
+        }
+    }
+
     [Fact]
     public async Task PostBodyIsEchoed()
     {
