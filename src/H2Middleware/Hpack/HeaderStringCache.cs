@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.Unicode;
 
 namespace H2Middleware.Hpack;
 
@@ -72,7 +73,8 @@ internal sealed class HeaderStringCache
             return last;
         }
 
-        string created = Encoding.Latin1.GetString(value);
+        // Octets beyond ASCII are read as UTF-8 when they are UTF-8 (as Kestrel reads them), else one character each.
+        string created = Ascii.IsValid(value) || !Utf8.IsValid(value) ? Encoding.Latin1.GetString(value) : Encoding.UTF8.GetString(value);
         _lastValues ??= new Dictionary<string, string>(StringComparer.Ordinal);
         if (value.Length <= MaxRememberedValueLength && (_lastValues.Count < MaxRememberedNames || last is not null))
         {

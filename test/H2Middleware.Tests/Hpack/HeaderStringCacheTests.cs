@@ -34,6 +34,18 @@ public class HeaderStringCacheTests
         Assert.NotSame(first, changed);
     }
 
+    /// <summary>Octets beyond ASCII are read as UTF-8 when they are (as Kestrel reads them), else one character each.</summary>
+    [Theory]
+    [InlineData(new byte[] { 0x4A, 0xC3, 0xBC, 0x72, 0x67, 0x65, 0x6E }, "Jürgen")]
+    [InlineData(new byte[] { 0x63, 0x61, 0x66, 0xE9 }, "café")]
+    [InlineData(new byte[] { 0x61, 0x62, 0x63 }, "abc")]
+    public void ValuesBeyondAsciiAreUtf8WhenTheyAreUtf8(byte[] value, string expected)
+    {
+        var cache = new HeaderStringCache();
+
+        Assert.Equal(expected, cache.GetValue("x-name", value));
+    }
+
     [Fact]
     public void AReleasedCacheMakesItsStringsAgainAndThenReusesThem()
     {
